@@ -1,0 +1,164 @@
+"""The metric vocabulary: each metric the hub stores, with its codes, unit and limits.
+
+One table, looked up by name (STYLE: prefer tables to branches). For each metric:
+
+* ``mdc``: IEEE 11073-10101 nomenclature code (partition << 16 | term code) and reference id,
+  as used by the HL7 Personal Health Device IG (Observation.code, system
+  ``urn:iso:std:iso:11073:10101``);
+* ``loinc``: the LOINC code where one exists (the vital-signs / ANS *Mesures de santé* code);
+* ``unit``: the canonical UCUM unit stored by the hub; ``units`` maps every accepted UCUM
+  unit to an affine conversion into it;
+* ``limits``: the physically possible range in the canonical unit. A value outside it is
+  *impossible* (a decoding or device fault) and is refused; clinical alert ranges are a
+  different concept and live in device profiles and summaries.
+
+Unit aliases (``mmHg``, ``bpm``, ``°C``...) are accepted at the edge and normalised to UCUM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from device_profiles.errors import DecodeError
+
+
+class UnitError(DecodeError):
+    """A unit that is unknown or not convertible for the metric."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    name: str
+    display: str
+    mdc_code: int
+    mdc_ref: str
+    loinc: str | None
+    unit: str
+    limits: tuple[float, float]
+    # accepted UCUM unit -> (factor, offset) such that canonical = value * factor + offset
+    units: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+
+
+def _mdc(partition: int, term: int) -> int:
+    return (partition << 16) | term
+
+
+_ONE = (Decimal(1), Decimal(0))
+# 1 mmol/L of glucose = 18.016 mg/dL (molar mass 180.16 g/mol); IEEE 11073 and FHIR agree.
+_GLUCOSE_UNITS = {"mg/dL": _ONE, "mmol/L": (Decimal("18.016"), Decimal(0))}
+_PRESSURE_UNITS = {"mm[Hg]": _ONE, "kPa": (Decimal("7.50062"), Decimal(0))}
+_RATE_UNITS = {"/min": _ONE}
+_PERCENT = {"%": _ONE}
+
+METRICS: dict[str, MetricDef] = {
+    m.name: m
+    for m in (
+        MetricDef("glucose", "Blood glucose (capillary)", _mdc(2, 29112),
+                  "MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD", "2339-0", "mg/dL", (1, 1500),
+                  _GLUCOSE_UNITS),
+        MetricDef("glucose_isf", "Interstitial glucose (CGM)", _mdc(2, 29140),
+                  "MDC_CONC_GLU_ISF", "99504-3", "mg/dL", (1, 1500), _GLUCOSE_UNITS),
+        MetricDef("systolic_bp", "Systolic blood pressure", _mdc(2, 18949),
+                  "MDC_PRESS_BLD_NONINV_SYS", "8480-6", "mm[Hg]", (20, 320), _PRESSURE_UNITS),
+        MetricDef("diastolic_bp", "Diastolic blood pressure", _mdc(2, 18950),
+                  "MDC_PRESS_BLD_NONINV_DIA", "8462-4", "mm[Hg]", (5, 250), _PRESSURE_UNITS),
+        MetricDef("mean_arterial_pressure", "Mean arterial pressure", _mdc(2, 18951),
+                  "MDC_PRESS_BLD_NONINV_MEAN", "8478-0", "mm[Hg]", (10, 280), _PRESSURE_UNITS),
+        MetricDef("pulse_rate", "Pulse rate", _mdc(2, 18474), "MDC_PULS_RATE_NON_INV",
+                  "8867-4", "/min", (10, 350), _RATE_UNITS),
+        MetricDef("heart_rate", "Heart rate", _mdc(2, 16770), "MDC_CARD_BEAT_RATE",
+                  "8867-4", "/min", (10, 350), _RATE_UNITS),
+        MetricDef("spo2", "Oxygen saturation (pulse oximetry)", _mdc(2, 19384),
+                  "MDC_PULS_OXIM_SAT_O2", "59408-5", "%", (20, 100), _PERCENT),
+        MetricDef("weight", "Body weight", _mdc(2, 57664), "MDC_MASS_BODY_ACTUAL",
+                  "29463-7", "kg", (0.2, 650),
+                  {"kg": _ONE, "g": (Decimal("0.001"), Decimal(0)),
+                   "[lb_av]": (Decimal("0.45359237"), Decimal(0))}),
+        MetricDef("height", "Body height", _mdc(2, 57668), "MDC_LEN_BODY_ACTUAL", "8302-2",
+                  "cm", (20, 280),
+                  {"cm": _ONE, "m": (Decimal(100), Decimal(0)),
+                   "[in_i]": (Decimal("2.54"), Decimal(0))}),
+        MetricDef("bmi", "Body mass index", _mdc(2, 57680), "MDC_RATIO_MASS_BODY_LEN_SQ",
+                  "39156-5", "kg/m2", (5, 250), {"kg/m2": _ONE}),
+        MetricDef("body_fat", "Body fat percentage", _mdc(2, 57676), "MDC_BODY_FAT",
+                  "41982-0", "%", (1, 80), _PERCENT),
+        MetricDef("body_temperature", "Body temperature", _mdc(2, 19292), "MDC_TEMP_BODY",
+                  "8310-5", "Cel", (25, 45),
+                  {"Cel": _ONE,
+                   "[degF]": (Decimal(5) / Decimal(9), Decimal(-160) / Decimal(9))}),
+        MetricDef("respiratory_rate", "Respiratory rate", _mdc(2, 20490), "MDC_RESP_RATE",
+                  "9279-1", "/min", (1, 100), _RATE_UNITS),
+    )
+}
+
+# Spellings seen on real devices and vendor APIs -> UCUM code.
+UNIT_ALIASES: dict[str, str] = {
+    "mg/dl": "mg/dL",
+    "mmol/l": "mmol/L",
+    "mmhg": "mm[Hg]",
+    "mm hg": "mm[Hg]",
+    "kpa": "kPa",
+    "bpm": "/min",
+    "1/min": "/min",
+    "beats/min": "/min",
+    "{beats}/min": "/min",
+    "{breaths}/min": "/min",
+    "kg": "kg",
+    "kgs": "kg",
+    "g": "g",
+    "lb": "[lb_av]",
+    "lbs": "[lb_av]",
+    "°c": "Cel",
+    "degc": "Cel",
+    "c": "Cel",
+    "cel": "Cel",
+    "°f": "[degF]",
+    "degf": "[degF]",
+    "f": "[degF]",
+    "%": "%",
+    "percent": "%",
+    "cm": "cm",
+    "m": "m",
+    "in": "[in_i]",
+    "kg/m2": "kg/m2",
+    "kg/m^2": "kg/m2",
+}
+
+
+def lookup_metric(name: str) -> MetricDef:
+    """The definition of ``name``; :class:`DecodeError` naming the vocabulary if unknown."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        known = ", ".join(sorted(METRICS))
+        raise DecodeError(f"unknown metric {name!r}; known metrics: {known}",
+                          field="metric") from None
+
+
+def normalize_unit(unit: str) -> str:
+    """The UCUM code for ``unit`` (exact UCUM codes pass through; known aliases map)."""
+    stripped = unit.strip()
+    for metric in METRICS.values():
+        if stripped in metric.units:
+            return stripped
+    alias = UNIT_ALIASES.get(stripped.lower())
+    if alias is None:
+        raise UnitError(f"unknown unit {unit!r}", field="unit")
+    return alias
+
+
+def to_canonical(metric: MetricDef, value: Decimal, unit: str) -> Decimal:
+    """``value`` in ``unit`` converted to the metric's canonical unit.
+
+    Raises :class:`UnitError` when the unit is not one the metric accepts.
+    """
+    ucum = normalize_unit(unit)
+    conversion = metric.units.get(ucum)
+    if conversion is None:
+        accepted = ", ".join(metric.units)
+        raise UnitError(
+            f"unit {unit!r} is not valid for {metric.name}; accepted: {accepted}", field="unit"
+        )
+    factor, offset = conversion
+    return value * factor + offset
