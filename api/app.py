@@ -1,0 +1,40 @@
+"""The FastAPI application factory: ``create_app(settings)``; state lives in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.deps import HubContext
+from api.routes import admin, enrollments, health, readings
+from hub import __version__
+from hub.config import Settings
+from hub.ingest import open_ingestor
+from hub.tokens import TokenVerifier
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ingestor = open_ingestor(settings)
+        app.state.hub = HubContext(
+            settings, ingestor.store, ingestor.registry, ingestor, TokenVerifier(settings.auth)
+        )
+        try:
+            yield
+        finally:
+            ingestor.close()
+
+    app = FastAPI(
+        title="Health-device ingestion hub",
+        version=__version__,
+        description="Readings from connected medical devices, for a personal health space.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, enrollments, readings, admin):
+        app.include_router(module.router)
+    return app

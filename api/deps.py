@@ -1,0 +1,34 @@
+"""Shared state and dependencies: one :class:`HubContext` per app, built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from hub.config import Settings
+from hub.ingest import Ingestor
+from hub.registry import Registry
+from hub.store import ReadingStore
+from hub.tokens import TokenVerifier
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+    store: ReadingStore
+    registry: Registry
+    ingestor: Ingestor
+    verifier: TokenVerifier
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def get_context(request: Request) -> HubContext:
+    context: HubContext = request.app.state.hub
+    return context
+
+
+Context = Annotated[HubContext, Depends(get_context)]

@@ -1,0 +1,83 @@
+"""``/v1/enrollments``: bind a device to a patient over time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+from api.auth import CurrentPrincipal, require_role
+from api.deps import Context
+from api.errors import Problem
+from hub.identity import check_device_id, check_patient_id
+from hub.registry.repo import EnrollmentConflict
+from hub.tokens import Role
+
+router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
+
+
+class EnrollmentIn(BaseModel):
+    device_id: str = Field(examples=["sim-cgm-0001"])
+    patient_id: str = Field(examples=["pat-demo-0001"])
+    start: AwareDatetime | None = Field(None, description="default: now")
+
+    @field_validator("device_id")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        problem = check_device_id(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("patient_id")
+    @classmethod
+    def _patient(cls, value: str) -> str:
+        problem = check_patient_id(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class EnrollmentOut(BaseModel):
+    device_id: str
+    patient_id: str
+    start: datetime
+    released_from_quarantine: int = Field(
+        description="readings held for this device that the enrollment now attributes"
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrollmentOut)
+def create_enrollment(
+    body: EnrollmentIn, principal: CurrentPrincipal, context: Context
+) -> EnrollmentOut:
+    """Bind ``device_id`` to ``patient_id`` from ``start``; ends the device's current binding.
+
+    Readings the device sent before it was enrolled were quarantined; those this binding
+    covers are attributed and stored now.
+    """
+    require_role(principal, Role.ADMIN)
+    now = context.clock()
+    try:
+        enrollment = context.registry.enroll(
+            body.device_id, body.patient_id, body.start or now, actor=principal.subject, created=now
+        )
+    except EnrollmentConflict as err:
+        raise Problem(409, "enrollment-conflict", str(err), field="start") from err
+    context.registry.audit(
+        at=now,
+        actor=principal.subject,
+        role=principal.role.value,
+        action="enrollment.create",
+        patient_id=body.patient_id,
+        outcome="allowed",
+        detail=f"device {body.device_id}",
+    )
+    released = context.ingestor.release_quarantine(body.device_id)
+    return EnrollmentOut(
+        device_id=enrollment.device_id,
+        patient_id=enrollment.patient_id,
+        start=enrollment.start,
+        released_from_quarantine=released,
+    )

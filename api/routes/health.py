@@ -1,0 +1,26 @@
+"""Liveness and readiness probes (no authentication, no patient data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import Context
+from api.errors import Problem
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(context: Context) -> dict[str, Any]:
+    try:
+        counts = context.registry.counts()
+    except Exception as err:
+        raise Problem(503, "not-ready", f"registry unavailable: {type(err).__name__}") from err
+    return {"status": "ready", "store": context.settings.store.backend, **counts}

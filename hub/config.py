@@ -1,0 +1,138 @@
+"""One typed settings object, built at the edge and passed down (pydantic-settings).
+
+Sources, highest priority first: keyword arguments, environment variables ``HUB_*`` (nested
+fields with ``__``, e.g. ``HUB_MQTT__PORT=1884``), the TOML file named by ``HUB_CONFIG``
+(or passed as ``config_file``), then the defaults below. Every option is listed in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"  # noqa: S105 - refused in production
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    protocol: Literal["5", "3.1.1"] = "5"
+    client_id: str = "hub-bridge"
+    username: str | None = None
+    password: str | None = None
+    keepalive: int = Field(30, ge=5)
+    # MQTT 5 shared-subscription group; empty = plain subscription (one bridge).
+    share_group: str = ""
+    session_expiry: int = Field(3600, ge=0, description="seconds the broker keeps our session")
+    receive_maximum: int = Field(2000, ge=1, le=65535)
+    batch_size: int = Field(500, ge=1)
+    batch_window_ms: int = Field(200, ge=1)
+
+
+class StoreSettings(BaseModel):
+    backend: Literal["sqlite", "influxdb"] = "sqlite"
+    sqlite_path: Path | None = Field(None, description="default: <data_dir>/readings.sqlite3")
+
+
+class RegistrySettings(BaseModel):
+    url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class AuthSettings(BaseModel):
+    # HS256 shared secret for development tokens (`hub token`). Production uses an issuer's
+    # JWKS (RS256/ES256); development defaults are refused outside `environment=development`.
+    secret: str = DEV_SECRET
+    issuer: str = "hub-dev"
+    audience: str = "health-device-hub"
+    algorithms: list[str] = ["HS256"]
+    jwks_url: str | None = None
+
+
+class BrokerSettings(BaseModel):
+    """How `hub up` provides a broker: spawn Mosquitto, the embedded one, or use an external."""
+
+    mode: Literal["auto", "mosquitto", "embedded", "external"] = "auto"
+    data_dir: Path | None = Field(None, description="default: <data_dir>/broker")
+
+
+class SimSettings(BaseModel):
+    enabled: bool = True
+    patients: int = Field(3, ge=0, le=10_000)
+    speed: float = Field(1440.0, gt=0, description="simulated seconds per real second")
+    seed: int = 7
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    data_dir: Path = Path("var")
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    registry: RegistrySettings = RegistrySettings()
+    api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
+    broker: BrokerSettings = BrokerSettings()
+    sim: SimSettings = SimSettings()
+    # A device clock further than this from the receive time is flagged `clock-skew`.
+    max_clock_skew_s: int = Field(300, ge=1)
+    max_payload_bytes: int = Field(256 * 1024, ge=256)
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if self.store.sqlite_path is None:
+            self.store.sqlite_path = self.data_dir / "readings.sqlite3"
+        if self.registry.url is None:
+            self.registry.url = f"sqlite:///{self.data_dir / 'registry.sqlite3'}"
+        if self.broker.data_dir is None:
+            self.broker.data_dir = self.data_dir / "broker"
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment == "production":
+            if self.auth.secret == DEV_SECRET and self.auth.jwks_url is None:
+                raise ValueError(
+                    "auth.secret is the development secret: set HUB_AUTH__SECRET or "
+                    "HUB_AUTH__JWKS_URL for production"
+                )
+            if self.broker.mode == "embedded":
+                raise ValueError("the embedded broker is for development only")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("HUB_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and ``HUB_CONFIG``), with explicit overrides on top."""
+    return Settings(**overrides)

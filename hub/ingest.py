@@ -1,0 +1,213 @@
+"""Batches in, durable commits out: the transport-independent heart of ingestion.
+
+A transport (the MQTT bridge, the provider push API) hands over a batch of raw messages; the
+:class:`Ingestor` parses them (``hub.wire``), runs the pure pipeline (``hub.pipeline``),
+keeps every refusal as a dead letter and every unattributable reading in quarantine (registry),
+then writes the accepted readings to the time-series store. When :meth:`Ingestor.ingest`
+returns, everything in the batch is durable and the transport may acknowledge it; when it
+raises :class:`IngestUnavailable`, nothing may be acknowledged and the batch is retried whole
+(every write is idempotent, so a retried batch stores nothing twice).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from device_profiles.errors import DecodeError
+from hub.config import Settings
+from hub.model import Reading, Source
+from hub.pipeline import (
+    Accepted,
+    Policy,
+    Quarantined,
+    Rejected,
+    RejectKind,
+    attribute,
+    process_measurement,
+)
+from hub.registry.repo import DeadLetter, Registry
+from hub.store.base import ReadingStore, StoreError, open_store
+from hub.wire import TopicKind, parse_device_readings, parse_topic
+
+log = logging.getLogger(__name__)
+
+
+class IngestUnavailable(Exception):
+    """A store or the registry failed: nothing in the batch may be acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One raw message as a transport received it."""
+
+    topic: str
+    payload: bytes
+    receive_time: datetime
+    source: Source = Source.MQTT
+
+
+@dataclass(slots=True)
+class BatchReport:
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    quarantined: int = 0
+    stored_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Plan:
+    accepted: list[Reading] = field(default_factory=list)
+    held: list[tuple[Reading, str]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+def _dead_letter(
+    message: Incoming,
+    sender: str | None,
+    index: int | None,
+    kind: RejectKind,
+    reason: str,
+    field_name: str | None,
+) -> DeadLetter:
+    return DeadLetter(
+        received_time=message.receive_time,
+        source=message.source.value,
+        topic=message.topic,
+        sender_id=sender,
+        item_index=index,
+        kind=kind.value,
+        reason=reason,
+        field=field_name,
+        payload=message.payload,
+    )
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: ReadingStore,
+        registry: Registry,
+        policy: Policy,
+        *,
+        max_payload_bytes: int = 256 * 1024,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.policy = policy
+        self.max_payload_bytes = max_payload_bytes
+        self.clock = clock
+
+    def _plan(self, messages: Sequence[Incoming]) -> _Plan:
+        plan = _Plan()
+        parsed = []
+        for message in messages:
+            try:
+                topic = parse_topic(message.topic)
+                if topic.kind is not TopicKind.DEVICE_READINGS:
+                    raise DecodeError(
+                        f"topic kind {topic.kind.value} is not handled here", field="topic"
+                    )
+                payload = parse_device_readings(message.payload, max_bytes=self.max_payload_bytes)
+            except DecodeError as err:
+                plan.dead.append(
+                    _dead_letter(message, None, None, RejectKind.MALFORMED, err.reason, err.field)
+                )
+                continue
+            for item in payload.errors:
+                plan.dead.append(
+                    _dead_letter(
+                        message,
+                        topic.sender_id,
+                        item.index,
+                        RejectKind.MALFORMED,
+                        item.error.reason,
+                        item.error.field,
+                    )
+                )
+            parsed.append((message, topic.sender_id, payload.measurements))
+        enrollments = self.registry.enrollments_for(device for _, device, _ in parsed)
+        for message, device_id, measurements in parsed:
+            for index, measurement in measurements:
+                outcome = process_measurement(
+                    measurement,
+                    device_id=device_id,
+                    source=message.source,
+                    receive_time=message.receive_time,
+                    enrollments=enrollments[device_id],
+                    policy=self.policy,
+                )
+                if isinstance(outcome, Accepted):
+                    plan.accepted.append(outcome.reading)
+                elif isinstance(outcome, Quarantined):
+                    plan.held.append((outcome.reading, outcome.reason))
+                else:
+                    plan.dead.append(_rejected(message, device_id, index, outcome))
+        return plan
+
+    def ingest(self, messages: Sequence[Incoming]) -> BatchReport:
+        """Parse, decide and durably commit a batch. Raises :class:`IngestUnavailable`."""
+        try:
+            plan = self._plan(messages)
+            # Refusals first: once the readings are committed, everything is.
+            self.registry.keep_rejects(plan.dead, plan.held)
+            result = self.store.write_batch(plan.accepted)
+        except (StoreError, SQLAlchemyError) as err:
+            raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
+        for dead in plan.dead:
+            _log_dead_letter(dead)
+        return BatchReport(
+            messages=len(messages),
+            stored=result.written,
+            duplicates=result.duplicates,
+            dead_lettered=len(plan.dead),
+            quarantined=len(plan.held),
+            stored_ids=[r.reading_id for r in plan.accepted],
+        )
+
+    def close(self) -> None:
+        self.store.close()
+        self.registry.close()
+
+    def release_quarantine(self, device_id: str) -> int:
+        """Attribute and store the device's quarantined readings that an enrollment covers."""
+        held = self.registry.quarantined(device_id)
+        enrollments = self.registry.enrollments_for([device_id])[device_id]
+        released = [r for r in (attribute(h, enrollments) for h in held) if r is not None]
+        self.store.write_batch(released)  # durable first, then leave quarantine
+        self.registry.release_quarantined([r.reading_id for r in released])
+        return len(released)
+
+
+def _rejected(
+    message: Incoming, device_id: str, index: int | None, outcome: Rejected
+) -> DeadLetter:
+    return _dead_letter(message, device_id, index, outcome.kind, outcome.reason, outcome.field)
+
+
+def _log_dead_letter(dead: DeadLetter) -> None:
+    # Reasons of value refusals quote the value: a reading stays out of info-level logs.
+    reason = "value refused, see the dead letter" if dead.kind == "implausible" else dead.reason
+    log.warning("dead letter %s (%s, field %s): %s", dead.id, dead.kind, dead.field, reason)
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(max_clock_skew=timedelta(seconds=settings.max_clock_skew_s))
+
+
+def open_ingestor(settings: Settings) -> Ingestor:
+    """An ingestor on the stores the settings name (the caller closes it)."""
+    assert settings.registry.url is not None
+    return Ingestor(
+        open_store(settings),
+        Registry(settings.registry.url),
+        policy_from(settings),
+        max_payload_bytes=settings.max_payload_bytes,
+    )

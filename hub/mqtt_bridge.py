@@ -1,0 +1,248 @@
+"""The MQTT bridge: paho-mqtt wrapped once; messages acknowledged only after the commit.
+
+Threads and ownership:
+
+* paho's network thread (``loop_start``) runs ``_on_message``, which only enqueues — a
+  callback never does IO and never raises into paho (an exception is logged and counted).
+* one batch worker thread takes messages from the queue, closes a batch on size or time,
+  hands it to :class:`hub.ingest.Ingestor`, and — only when the batch is durably committed —
+  sends the PUBACKs (paho manual ack), in receive order.
+* If the commit fails, nothing is acknowledged: the worker retries the same batch with capped
+  exponential backoff; meanwhile the broker stops sending once ``receive_maximum``
+  unacknowledged messages are in flight (MQTT 5 §3.3.4 flow control), so memory stays bounded.
+
+A PUBACK is only sent on the connection that received the message: after a reconnect the
+broker redelivers what was not acknowledged (persistent session: ``clean_start`` off, session
+expiry set), and reading identity makes the redelivery a duplicate the store ignores.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from hub.config import MqttSettings
+from hub.ingest import BatchReport, Incoming, Ingestor, IngestUnavailable
+from hub.wire import SUBSCRIPTIONS, shared
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(
+    attempt: int, *, base: float = 0.5, cap: float = 30.0, jitter: float = 0.2, rand: float = 0.5
+) -> float:
+    """Capped exponential backoff with jitter; pure (``rand`` in [0, 1) is passed in)."""
+    delay = min(cap, base * (2 ** max(0, attempt)))
+    return float(max(0.0, delay * (1 + jitter * (2 * rand - 1))))
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    message: Incoming
+    generation: int
+    mid: int
+    qos: int
+
+
+class MqttBridge:
+    def __init__(self, settings: MqttSettings, ingestor: Ingestor) -> None:
+        self.settings = settings
+        self.ingestor = ingestor
+        self._queue: queue.Queue[_Received] = queue.Queue()
+        self._stop = threading.Event()
+        self._generation = 0
+        self._connected = threading.Event()
+        self.totals = BatchReport()
+        self.callback_errors = 0
+        self._client = self._make_client()
+        self._worker = threading.Thread(target=self._work, name="hub-batch-worker", daemon=True)
+
+    # --- paho adapter -----------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        v5 = s.protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        if s.username:
+            client.username_pw_set(s.username, s.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: object,
+        reason: ReasonCode,
+        _props: object,
+    ) -> None:
+        try:
+            if reason.is_failure:
+                log.error("MQTT connection refused: %s", reason)
+                return
+            self._generation += 1
+            topics = [
+                (shared(t, self.settings.share_group), SubscribeOptions(qos=1))
+                for t in SUBSCRIPTIONS
+            ]
+            if self.settings.protocol == "5":
+                client.subscribe(topics)
+            else:
+                client.subscribe([(t, 1) for t, _ in topics])
+            self._connected.set()
+            log.info(
+                "MQTT connected (generation %d), subscribed to %s",
+                self._generation,
+                ", ".join(t for t, _ in topics),
+            )
+        except Exception:  # never let an exception into paho's loop
+            self.callback_errors += 1
+            log.exception("error in on_connect")
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: object,
+        reason: ReasonCode,
+        _props: object,
+    ) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("MQTT disconnected: %s; paho reconnects", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            incoming = Incoming(
+                topic=msg.topic, payload=bytes(msg.payload), receive_time=datetime.now(UTC)
+            )
+            self._queue.put(_Received(incoming, self._generation, msg.mid, msg.qos))
+        except Exception:
+            self.callback_errors += 1
+            log.exception("error in on_message")
+
+    # --- batching -------------------------------------------------------------------------
+
+    def _next_batch(self) -> list[_Received]:
+        try:
+            first = self._queue.get(timeout=0.5)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.settings.batch_window_ms / 1000
+        while len(batch) < self.settings.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _commit(self, batch: list[_Received]) -> BatchReport | None:
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                return self.ingestor.ingest([r.message for r in batch])
+            except IngestUnavailable as err:
+                delay = backoff_delay(attempt, rand=random.random())
+                log.warning(
+                    "commit of %d messages failed (%s); retrying in %.1fs, not acknowledging",
+                    len(batch),
+                    err,
+                    delay,
+                )
+            except Exception:
+                # A bug must not lose messages either: keep them unacknowledged and retry.
+                delay = backoff_delay(attempt, rand=random.random())
+                log.exception("unexpected error committing a batch; retrying in %.1fs", delay)
+            attempt += 1
+            self._stop.wait(delay)
+        return None
+
+    def _acknowledge(self, batch: list[_Received]) -> None:
+        for received in batch:
+            if received.qos > 0 and received.generation == self._generation:
+                self._client.ack(received.mid, received.qos)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            report = self._commit(batch)
+            if report is None:
+                return  # stopping: unacknowledged messages will be redelivered
+            self._acknowledge(batch)
+            self._add(report)
+
+    def _add(self, report: BatchReport) -> None:
+        t = self.totals
+        t.messages += report.messages
+        t.stored += report.stored
+        t.duplicates += report.duplicates
+        t.dead_lettered += report.dead_lettered
+        t.quarantined += report.quarantined
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        s = self.settings
+        properties = None
+        if s.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = s.session_expiry
+            properties.ReceiveMaximum = s.receive_maximum
+        if s.protocol == "5":
+            self._client.connect_async(
+                s.host, s.port, keepalive=s.keepalive, clean_start=False, properties=properties
+            )
+        else:  # MQTT 3.1.1: clean_session=False was set on the client
+            self._client.connect_async(s.host, s.port, keepalive=s.keepalive)
+        self._client.loop_start()
+        self._worker.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run_forever` to return (safe from a signal handler)."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then disconnect; unacknowledged messages are redelivered."""
+        self._stop.set()
+        self._worker.join(timeout=30)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                if not self._worker.is_alive():
+                    raise RuntimeError("batch worker died")
+        finally:
+            self.stop()

@@ -1,0 +1,164 @@
+"""``hub up``: the whole hub on one machine — broker, API, bridge and a simulated fleet.
+
+Each part runs as its own child process (``python -m hub <part>``) with the same settings, so
+what runs here is what runs in production, one process per role. The supervisor starts them in
+dependency order, waits for each to be ready, stops everything cleanly on Ctrl-C (SIGINT) or
+SIGTERM, and stops everything if any part dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+
+import httpx
+
+from hub.broker import mosquitto_binary, spawn_mosquitto
+from hub.config import Settings
+from hub.tokens import Role, mint_token
+
+log = logging.getLogger(__name__)
+
+
+def wait_for(
+    check: Callable[[], bool], what: str, timeout: float, alive: Callable[[], bool] = lambda: True
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError(f"{what} exited during start-up")
+        if check():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.env = dict(os.environ)
+        self._stopping = False
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-m", "hub", *args], env=self.env)
+        self.children.append((name, process))
+        return process
+
+    def _start_broker(self) -> None:
+        s = self.settings
+        mode = s.broker.mode
+        if mode == "auto":
+            mode = "mosquitto" if mosquitto_binary() else "embedded"
+        if mode == "external":
+            log.info("using the external MQTT broker at %s:%d", s.mqtt.host, s.mqtt.port)
+            return
+        if port_open(s.mqtt.host, s.mqtt.port):
+            raise RuntimeError(
+                f"port {s.mqtt.port} is taken: stop the other broker or set "
+                "HUB_MQTT__PORT, or HUB_BROKER__MODE=external to use it"
+            )
+        if mode == "mosquitto":
+            assert s.broker.data_dir is not None
+            process = spawn_mosquitto(s.mqtt.host, s.mqtt.port, s.broker.data_dir)
+            self.children.append(("mosquitto", process))
+        else:
+            log.warning(
+                "Mosquitto not found: starting the embedded broker (MQTT 3.1.1, development only)"
+            )
+            self.env["HUB_MQTT__PROTOCOL"] = "3.1.1"
+            process = self._spawn("embedded-broker", "broker")
+        wait_for(
+            lambda: port_open(s.mqtt.host, s.mqtt.port),
+            "MQTT broker",
+            30,
+            lambda: process.poll() is None,
+        )
+
+    def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self._start_broker()
+        api = self._spawn("api", "api")
+        base = f"http://{s.api.host}:{s.api.port}"
+        wait_for(lambda: http_ok(f"{base}/healthz"), "API", 60, lambda: api.poll() is None)
+        self._spawn("bridge", "bridge")
+        if s.sim.enabled and s.sim.patients > 0:
+            self._spawn("sim", "sim", "--api", base)
+        self._banner(base)
+
+    def _banner(self, base: str) -> None:
+        s = self.settings
+        token = mint_token(
+            s.auth, subject="pat-demo-0001", role=Role.PATIENT, now=datetime.now(UTC)
+        )
+        print(
+            f"\nHub is up.\n  API      {base}  (OpenAPI: {base}/docs)\n"
+            f"  MQTT     {s.mqtt.host}:{s.mqtt.port}\n  data     {s.data_dir.resolve()}\n\n"
+            "Readings of the first simulated patient:\n"
+            f"  curl -H 'Authorization: Bearer {token}' \\\n"
+            f"    '{base}/v1/patients/pat-demo-0001/readings?limit=5'\n\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        try:
+            self.start()
+            while not self._stopping:
+                for name, process in self.children:
+                    if process.poll() is not None:
+                        log.error(
+                            "%s exited with code %s: stopping the hub", name, process.returncode
+                        )
+                        return 1
+                time.sleep(0.5)
+            return 0
+        except (RuntimeError, TimeoutError) as err:
+            log.error("%s", err)
+            return 1
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop children in reverse start order: SIGTERM, then SIGKILL after a grace period."""
+        for _name, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time: killing it", name)
+                process.kill()
+                process.wait()
+        self.children.clear()

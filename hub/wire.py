@@ -1,0 +1,227 @@
+"""The wire contract, version 1: MQTT topics and the canonical JSON reading (docs/wire.md).
+
+Pure: text and bytes in, typed values out. Topic parsing is a table from the topic's kind to
+its shape; payload parsing turns every failure into :class:`WireError` with the offending field.
+
+Topics (``{id}`` = 1..128 of ``A-Z a-z 0-9 . _ : -``)::
+
+    hs/v1/devices/{device_id}/readings     canonical JSON reading(s), device -> hub, QoS 1
+    hs/v1/gateways/{gateway_id}/frames     raw GATT frames from a BLE gateway (issue: bridge)
+    hs/v1/gateways/{gateway_id}/status     retained gateway status / last will
+    hs/v1/gateways/{gateway_id}/acks       end-to-end acks, hub -> gateway
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from device_profiles.errors import DecodeError
+from device_profiles.measurement import Measurement
+
+TOPIC_ROOT = "hs/v1"
+MAX_READINGS_PER_MESSAGE = 1000
+_ID = r"[A-Za-z0-9._:-]{1,128}"
+
+
+class WireError(DecodeError):
+    """A topic or payload that does not follow the wire contract."""
+
+
+class TopicKind(enum.StrEnum):
+    DEVICE_READINGS = "device-readings"
+    GATEWAY_FRAMES = "gateway-frames"
+    GATEWAY_STATUS = "gateway-status"
+
+
+_TOPIC_SHAPES: dict[TopicKind, re.Pattern[str]] = {
+    TopicKind.DEVICE_READINGS: re.compile(rf"hs/v1/devices/(?P<id>{_ID})/readings"),
+    TopicKind.GATEWAY_FRAMES: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/frames"),
+    TopicKind.GATEWAY_STATUS: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/status"),
+}
+
+# What the bridge subscribes to (one filter per kind it handles).
+SUBSCRIPTIONS: tuple[str, ...] = (f"{TOPIC_ROOT}/devices/+/readings",)
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    kind: TopicKind
+    sender_id: str
+
+
+def parse_topic(topic: str) -> Topic:
+    for kind, shape in _TOPIC_SHAPES.items():
+        match = shape.fullmatch(topic)
+        if match:
+            return Topic(kind, match["id"])
+    raise WireError(f"topic {topic!r} is not part of wire contract v1", field="topic")
+
+
+def device_readings_topic(device_id: str) -> str:
+    if not re.fullmatch(_ID, device_id):
+        raise WireError(f"invalid device id {device_id!r}", field="device_id")
+    return f"{TOPIC_ROOT}/devices/{device_id}/readings"
+
+
+def shared(topic_filter: str, group: str) -> str:
+    """The MQTT 5 shared-subscription form of a filter (§4.8.2)."""
+    return f"$share/{group}/{topic_filter}" if group else topic_filter
+
+
+# --- canonical JSON reading -------------------------------------------------------------
+
+_FIELDS = {"metric": str, "value": Decimal, "unit": str, "time": str, "seq": int}
+_REQUIRED = ("metric", "value", "unit", "time")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """One reading of a message that could not be parsed; the others still go through."""
+
+    index: int
+    error: DecodeError
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPayload:
+    """Good readings with their index in the message, and the bad ones' errors."""
+
+    measurements: list[tuple[int | None, Measurement]]
+    errors: list[ItemError]
+
+
+def _reject_constant(name: str) -> Any:
+    raise WireError(f"{name} is not a number JSON allows", field="value")
+
+
+def parse_json(payload: bytes, *, max_bytes: int) -> Any:
+    """Decode a JSON document, with exact decimals and no NaN/Infinity literals."""
+    if len(payload) > max_bytes:
+        raise WireError(f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise WireError(f"payload is not UTF-8 (byte {err.start})") from err
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError as err:
+        raise WireError("payload nests too deeply") from err
+    except json.JSONDecodeError as err:
+        raise WireError(
+            f"payload is not JSON: {err.msg} at line {err.lineno} column {err.colno}"
+        ) from err
+
+
+def _field(item: dict[str, Any], name: str, prefix: str) -> Any:
+    value = item.get(name)
+    expected = _FIELDS[name]
+    where = f"{prefix}{name}"
+    if value is None:
+        if name in _REQUIRED:
+            raise WireError("required field is missing", field=where)
+        return None
+    # bool is an int in Python but never a number on this wire.
+    if isinstance(value, bool):
+        raise WireError(f"expected {_type_name(expected)}, got a boolean", field=where)
+    if expected is Decimal:
+        if isinstance(value, int):
+            value = Decimal(value)
+        if not isinstance(value, Decimal):
+            raise WireError(f"expected a number, got {_json_type(value)}", field=where)
+        if not value.is_finite():
+            raise WireError("value must be finite", field=where)
+        return value
+    if not isinstance(value, expected):
+        raise WireError(f"expected {_type_name(expected)}, got {_json_type(value)}", field=where)
+    return value
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", Decimal: "a number"}[kind]
+
+
+def _json_type(value: Any) -> str:
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        int: "an integer",
+        Decimal: "a number",
+        bool: "a boolean",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def parse_time(text: str, field: str = "time") -> datetime:
+    """An ISO-8601 / RFC 3339 time that states its UTC offset (``Z`` or ``+01:00``)."""
+    if len(text) > 64:
+        raise WireError("time text is too long", field=field)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as err:
+        raise WireError(f"{text!r} is not an ISO-8601 date-time", field=field) from err
+    if moment.tzinfo is None:
+        raise WireError(f"{text!r} has no UTC offset (add 'Z' or '+hh:mm')", field=field)
+    return moment
+
+
+def _reading(item: Any, prefix: str) -> Measurement:
+    if not isinstance(item, dict):
+        raise WireError(
+            f"expected an object, got {_json_type(item)}", field=prefix.rstrip(".") or None
+        )
+    unknown = sorted(set(item) - set(_FIELDS))
+    if unknown:
+        raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{prefix}{unknown[0]}")
+    metric = _field(item, "metric", prefix)
+    unit = _field(item, "unit", prefix)
+    time_raw = _field(item, "time", prefix)
+    seq = _field(item, "seq", prefix)
+    if seq is not None and not 0 <= seq < 2**63:
+        raise WireError("seq must be between 0 and 2^63-1", field=f"{prefix}seq")
+    if len(metric) > 64 or len(unit) > 32:
+        raise WireError("metric or unit text is too long", field=f"{prefix}metric")
+    return Measurement(
+        metric=metric,
+        value=_field(item, "value", prefix),
+        unit=unit,
+        time=parse_time(time_raw, f"{prefix}time"),
+        time_raw=time_raw,
+        sequence=seq,
+    )
+
+
+def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> ParsedPayload:
+    """Parse the payload of ``hs/v1/devices/{id}/readings``.
+
+    Accepts one canonical reading object, an array of them, or ``{"readings": [...]}``.
+    A document that is not JSON raises :class:`WireError`; inside an array, each bad item is
+    reported in ``errors`` with its index and the good items are returned.
+    """
+    document = parse_json(payload, max_bytes=max_bytes)
+    if isinstance(document, dict) and set(document) == {"readings"}:
+        document = document["readings"]
+    if isinstance(document, dict):
+        return ParsedPayload([(None, _reading(document, ""))], [])
+    if not isinstance(document, list):
+        raise WireError(f"expected a reading object or an array, got {_json_type(document)}")
+    if not document:
+        raise WireError("empty array: no readings")
+    if len(document) > MAX_READINGS_PER_MESSAGE:
+        raise WireError(
+            f"{len(document)} readings exceed the limit of {MAX_READINGS_PER_MESSAGE} per message"
+        )
+    measurements: list[tuple[int | None, Measurement]] = []
+    errors: list[ItemError] = []
+    for index, item in enumerate(document):
+        try:
+            measurements.append((index, _reading(item, f"readings[{index}].")))
+        except DecodeError as err:
+            errors.append(ItemError(index, err))
+    return ParsedPayload(measurements, errors)
