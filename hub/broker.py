@@ -30,9 +30,9 @@ def mosquitto_config(host: str, port: int, data_dir: Path) -> str:
     return "\n".join(
         [
             f"listener {port} {host}",
-        # Run as whoever started us: as root, Mosquitto would otherwise switch to the
-        # `mosquitto` user, which cannot write our data directory.
-        f"user {getpass.getuser()}",
+            # Run as whoever started us: as root, Mosquitto would otherwise switch to the
+            # `mosquitto` user, which cannot write our data directory.
+            f"user {getpass.getuser()}",
             "allow_anonymous true",
             "persistence true",
             f"persistence_location {data_dir.resolve()}/",

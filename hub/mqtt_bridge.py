@@ -18,6 +18,8 @@ expiry set), and reading identity makes the redelivery a duplicate the store ign
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import queue
 import random
@@ -35,7 +37,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.config import MqttSettings
 from hub.ingest import BatchReport, Incoming, Ingestor, IngestUnavailable
-from hub.wire import SUBSCRIPTIONS, shared
+from hub.wire import SUBSCRIPTIONS, bridge_status_topic, shared
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,34 @@ def backoff_delay(
     """Capped exponential backoff with jitter; pure (``rand`` in [0, 1) is passed in)."""
     delay = min(cap, base * (2 ** max(0, attempt)))
     return float(max(0.0, delay * (1 + jitter * (2 * rand - 1))))
+
+
+def _status(state: str) -> str:
+    return json.dumps({"status": state})
+
+
+def wait_online(host: str, port: int, client_id: str, timeout: float) -> bool:
+    """Whether the bridge ``client_id`` announces itself online within ``timeout`` seconds."""
+    online = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with contextlib.suppress(ValueError):
+            if json.loads(msg.payload).get("status") == "online":
+                online.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.on_message = on_message
+    client.on_connect = lambda c, *_: c.subscribe(bridge_status_topic(client_id), qos=1)
+    try:
+        client.connect(host, port)
+    except OSError:
+        return False
+    client.loop_start()
+    try:
+        return online.wait(timeout)
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +96,7 @@ class MqttBridge:
         self._connected = threading.Event()
         self.totals = BatchReport()
         self.callback_errors = 0
+        self._status_topic = bridge_status_topic(settings.client_id)
         self._client = self._make_client()
         self._worker = threading.Thread(target=self._work, name="hub-batch-worker", daemon=True)
 
@@ -84,7 +115,10 @@ class MqttBridge:
         if s.username:
             client.username_pw_set(s.username, s.password)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # Presence: retained "online" once subscribed, "offline" as last will or on stop.
+        client.will_set(self._status_topic, _status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -110,15 +144,33 @@ class MqttBridge:
                 client.subscribe(topics)
             else:
                 client.subscribe([(t, 1) for t, _ in topics])
-            self._connected.set()
             log.info(
-                "MQTT connected (generation %d), subscribed to %s",
+                "MQTT connected (generation %d), subscribing to %s",
                 self._generation,
                 ", ".join(t for t, _ in topics),
             )
         except Exception:  # never let an exception into paho's loop
             self.callback_errors += 1
             log.exception("error in on_connect")
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _props: object,
+    ) -> None:
+        try:
+            failed = [r for r in reasons if r.is_failure]
+            if failed:
+                log.error("subscription refused by the broker: %s", failed)
+                return
+            client.publish(self._status_topic, _status("online"), qos=1, retain=True)
+            self._connected.set()
+        except Exception:
+            self.callback_errors += 1
+            log.exception("error in on_subscribe")
 
     def _on_disconnect(
         self,
@@ -235,6 +287,10 @@ class MqttBridge:
         """Finish the batch in hand, then disconnect; unacknowledged messages are redelivered."""
         self._stop.set()
         self._worker.join(timeout=30)
+        if self._connected.is_set():
+            self._client.publish(
+                self._status_topic, _status("offline"), qos=1, retain=True
+            ).wait_for_publish(timeout=5)
         self._client.disconnect()
         self._client.loop_stop()
 

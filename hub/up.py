@@ -23,6 +23,7 @@ import httpx
 
 from hub.broker import mosquitto_binary, spawn_mosquitto
 from hub.config import Settings
+from hub.mqtt_bridge import wait_online
 from hub.tokens import Role, mint_token
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,14 @@ class Supervisor:
         api = self._spawn("api", "api")
         base = f"http://{s.api.host}:{s.api.port}"
         wait_for(lambda: http_ok(f"{base}/healthz"), "API", 60, lambda: api.poll() is None)
-        self._spawn("bridge", "bridge")
+        bridge = self._spawn("bridge", "bridge")
+        # The fleet publishes only once the bridge's subscription exists (no lost first batch).
+        wait_for(
+            lambda: wait_online(s.mqtt.host, s.mqtt.port, s.mqtt.client_id, 1.0),
+            "MQTT bridge",
+            60,
+            lambda: bridge.poll() is None,
+        )
         if s.sim.enabled and s.sim.patients > 0:
             self._spawn("sim", "sim", "--api", base)
         self._banner(base)

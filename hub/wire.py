@@ -9,6 +9,7 @@ Topics (``{id}`` = 1..128 of ``A-Z a-z 0-9 . _ : -``)::
     hs/v1/gateways/{gateway_id}/frames     raw GATT frames from a BLE gateway (issue: bridge)
     hs/v1/gateways/{gateway_id}/status     retained gateway status / last will
     hs/v1/gateways/{gateway_id}/acks       end-to-end acks, hub -> gateway
+    hs/v1/hub/bridges/{client_id}/status   retained bridge presence (online / offline as LWT)
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ def device_readings_topic(device_id: str) -> str:
     if not re.fullmatch(_ID, device_id):
         raise WireError(f"invalid device id {device_id!r}", field="device_id")
     return f"{TOPIC_ROOT}/devices/{device_id}/readings"
+
+
+def bridge_status_topic(client_id: str) -> str:
+    return f"{TOPIC_ROOT}/hub/bridges/{client_id}/status"
 
 
 def shared(topic_filter: str, group: str) -> str:
@@ -180,16 +185,19 @@ def _reading(item: Any, prefix: str) -> Measurement:
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{prefix}{unknown[0]}")
     metric = _field(item, "metric", prefix)
+    value = _field(item, "value", prefix)
     unit = _field(item, "unit", prefix)
     time_raw = _field(item, "time", prefix)
     seq = _field(item, "seq", prefix)
     if seq is not None and not 0 <= seq < 2**63:
         raise WireError("seq must be between 0 and 2^63-1", field=f"{prefix}seq")
-    if len(metric) > 64 or len(unit) > 32:
-        raise WireError("metric or unit text is too long", field=f"{prefix}metric")
+    if len(metric) > 64:
+        raise WireError("metric text is too long", field=f"{prefix}metric")
+    if len(unit) > 32:
+        raise WireError("unit text is too long", field=f"{prefix}unit")
     return Measurement(
         metric=metric,
-        value=_field(item, "value", prefix),
+        value=value,
         unit=unit,
         time=parse_time(time_raw, f"{prefix}time"),
         time_raw=time_raw,

@@ -1,0 +1,66 @@
+# The hub's commands. Quickstart: `make run`, then `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the integration tests run for real (installed when missing, as root).
+TEST_DEBS := mosquitto mosquitto-clients influxdb
+
+.PHONY: run test check test-unit test-integration bench bench-store fmt deps-test clean help
+
+help:
+	@echo "make run    start the whole hub (broker, API, bridge, simulated fleet)"
+	@echo "make test   install test dependencies and run the whole test suite"
+	@echo "make check  lint, format check and type check"
+	@echo "make bench  benchmarks (ratios against a baseline measured in the same run)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,embedded-broker]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hub up
+
+# Installs what the integration tests need when it is missing: Debian packages as root,
+# otherwise it says what to install. Tests needing a missing server fail with that message.
+deps-test:
+	@missing=""; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto mosquitto-clients"; \
+	command -v influxd >/dev/null || missing="$$missing influxdb"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "please install:$$missing (Debian packages)"; exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP) deps-test
+	$(BIN)/pytest
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test-integration: $(STAMP) deps-test
+	$(BIN)/pytest tests/integration
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: bench-store
+
+bench-store: $(STAMP) deps-test
+	$(BIN)/python -m bench.store $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,245 @@
+"""The vertical slice against real processes: Mosquitto, `hub bridge`, `hub api`.
+
+A device publishes canonical JSON over MQTT; the reading comes back through the HTTP API.
+Bad messages interleaved with good ones are dead-lettered with a reason and never block them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from hub.tokens import Role
+from hub.wire import device_readings_topic
+from tests.integration.conftest import Broker, HubProcesses, wait_until
+
+pytestmark = pytest.mark.integration
+
+PATIENT = "pat-slice-1"
+
+
+def enroll(
+    hub: HubProcesses,
+    device_id: str,
+    patient_id: str = PATIENT,
+    start: str = "2026-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    with hub.http(Role.ADMIN, "ops-test") as http:
+        response = http.post(
+            "/v1/enrollments",
+            json={"device_id": device_id, "patient_id": patient_id, "start": start},
+        )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def readings(hub: HubProcesses, patient_id: str = PATIENT, **params: str) -> list[dict[str, Any]]:
+    query = {"from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z", **params}
+    with hub.http(Role.PATIENT, patient_id) as http:
+        response = http.get(f"/v1/patients/{patient_id}/readings", params=query)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def publish(client: mqtt.Client, topic: str, payload: bytes | str) -> None:
+    info = client.publish(topic, payload, qos=1)
+    info.wait_for_publish(timeout=10)
+    assert info.is_published()
+
+
+def test_published_reading_comes_back_through_the_api(mosquitto: Broker, hub: HubProcesses) -> None:
+    hub.start("api")
+    hub.start("bridge")
+    enroll(hub, "meter-1")
+    client = mosquitto.client()
+    reading = {
+        "metric": "glucose",
+        "value": 104,
+        "unit": "mg/dL",
+        "time": "2026-11-28T08:00:00Z",
+        "seq": 7,
+    }
+    publish(client, device_readings_topic("meter-1"), json.dumps(reading))
+
+    wait_until(lambda: len(readings(hub)) == 1, "the reading in the API")
+    [item] = readings(hub)
+    assert item["metric"] == "glucose"
+    assert item["value"] == 104.0
+    assert item["unit"] == "mg/dL"
+    assert item["effective_time"] == "2026-11-28T08:00:00Z"
+    assert item["device_time"] == "2026-11-28T08:00:00Z"
+    assert item["device_id"] == "meter-1"
+    assert item["seq"] == 7
+    assert item["time_source"] == "device"
+    codes = {c["system"]: c["code"] for c in item["codes"]}
+    assert codes == {"urn:iso:std:iso:11073:10101": "160184", "http://loinc.org": "2339-0"}
+    client.loop_stop()
+
+
+def test_bad_messages_are_dead_lettered_and_good_ones_still_stored(
+    mosquitto: Broker, hub: HubProcesses
+) -> None:
+    hub.start("api")
+    hub.start("bridge")
+    enroll(hub, "cuff-1")
+    topic = device_readings_topic("cuff-1")
+
+    def good(i: int) -> str:
+        return json.dumps(
+            {
+                "metric": "systolic_bp",
+                "value": 120 + i,
+                "unit": "mmHg",
+                "time": f"2026-11-28T08:{i:02d}:00Z",
+            }
+        )
+
+    bad_payloads: list[tuple[bytes | str, str]] = [
+        (b"not json at all", "malformed"),
+        (b'{"metric": "systolic_bp", "value": 12', "malformed"),  # truncated
+        (
+            json.dumps({"metric": "systolic_bp", "unit": "mmHg", "time": "2026-11-28T08:00:00Z"}),
+            "malformed",
+        ),  # missing value
+        (
+            json.dumps(
+                {
+                    "metric": "systolic_bp",
+                    "value": "high",
+                    "unit": "mmHg",
+                    "time": "2026-11-28T08:00:00Z",
+                }
+            ),
+            "malformed",
+        ),  # wrong type
+        (
+            json.dumps(
+                {
+                    "metric": "systolic_bp",
+                    "value": 900,
+                    "unit": "mmHg",
+                    "time": "2026-11-28T08:00:00Z",
+                }
+            ),
+            "implausible",
+        ),
+        (
+            json.dumps(
+                {
+                    "metric": "cholesterol",
+                    "value": 5,
+                    "unit": "mmol/L",
+                    "time": "2026-11-28T08:00:00Z",
+                }
+            ),
+            "unknown-metric",
+        ),
+        (b"\xff\xfe\x00garbage", "malformed"),
+        (b"[" * 5000, "malformed"),  # hostile nesting
+        (b"x" * 300_000, "malformed"),  # oversized
+    ]
+    client = mosquitto.client()
+    for i, (payload, _) in enumerate(bad_payloads):
+        publish(client, topic, good(i))
+        publish(client, topic, payload)
+    publish(client, topic, good(len(bad_payloads)))
+    # A reading from a device nobody enrolled: quarantined, not lost.
+    publish(client, device_readings_topic("stranger-1"), good(0))
+
+    expected_good = len(bad_payloads) + 1
+    wait_until(lambda: len(readings(hub)) == expected_good, "every good reading stored")
+    values = sorted(item["value"] for item in readings(hub))
+    assert values == [120.0 + i for i in range(expected_good)]
+
+    with hub.http(Role.ADMIN, "ops-test") as http:
+
+        def dead() -> list[dict[str, Any]]:
+            response = http.get("/v1/admin/dead-letters")
+            assert response.status_code == 200, response.text
+            items: list[dict[str, Any]] = response.json()["items"]
+            return items
+
+        wait_until(lambda: len(dead()) == len(bad_payloads), "every bad message dead-lettered")
+        kinds = sorted(d["kind"] for d in dead())
+        assert kinds == sorted(kind for _, kind in bad_payloads)
+        reasons = {d["reason"] for d in dead()}
+        assert any("not JSON" in r for r in reasons)
+        assert any("required field is missing" in r for r in reasons)
+        assert any("exceeds" in r for r in reasons)
+        assert all(d["topic"] == topic for d in dead())
+
+    # The stranger's reading waits in quarantine and is attributed once the device is enrolled.
+    assert readings(hub, "pat-slice-2") == []
+    released = enroll(hub, "stranger-1", "pat-slice-2")
+    assert released["released_from_quarantine"] == 1
+    [item] = readings(hub, "pat-slice-2")
+    assert item["device_id"] == "stranger-1"
+    client.loop_stop()
+
+
+def test_the_same_reading_published_three_times_is_stored_once(
+    mosquitto: Broker, hub: HubProcesses
+) -> None:
+    hub.start("api")
+    hub.start("bridge")
+    enroll(hub, "scale-1")
+    client = mosquitto.client()
+    payload = json.dumps(
+        {
+            "metric": "weight",
+            "value": 72.4,
+            "unit": "kg",
+            "time": "2026-11-28T07:05:00+01:00",
+            "seq": 3,
+        }
+    )
+    for _ in range(3):
+        publish(client, device_readings_topic("scale-1"), payload)
+    marker = json.dumps(
+        {
+            "metric": "weight",
+            "value": 72.5,
+            "unit": "kg",
+            "time": "2026-11-28T07:06:00+01:00",
+            "seq": 4,
+        }
+    )
+    publish(client, device_readings_topic("scale-1"), marker)
+    wait_until(lambda: len(readings(hub)) == 2, "both distinct readings")
+    assert [r["value"] for r in readings(hub)] == [72.4, 72.5]
+    assert readings(hub)[0]["effective_time"] == "2026-11-28T06:05:00Z"
+    client.loop_stop()
+
+
+def test_mosquitto_pub_example_from_the_readme(mosquitto: Broker, hub: HubProcesses) -> None:
+    """The README's hand-published reading, with the real `mosquitto_pub` client."""
+    if shutil.which("mosquitto_pub") is None:
+        pytest.fail("mosquitto_pub is missing: apt-get install mosquitto-clients")
+    hub.start("api")
+    hub.start("bridge")
+    enroll(hub, "my-meter")
+    subprocess.run(
+        [
+            "mosquitto_pub",
+            "-h",
+            mosquitto.host,
+            "-p",
+            str(mosquitto.port),
+            "-q",
+            "1",
+            "-t",
+            "hs/v1/devices/my-meter/readings",
+            "-m",
+            '{"metric": "glucose", "value": 104, "unit": "mg/dL", "time": "2026-11-28T08:00:00Z"}',
+        ],
+        check=True,
+        timeout=10,
+    )
+    wait_until(lambda: len(readings(hub)) == 1, "the hand-published reading")

@@ -1,0 +1,229 @@
+"""The pipeline's pure decisions: vocabulary, units, plausibility, time, identity, attribution."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from device_profiles.measurement import Measurement, Special
+from hub.identity import check_patient_id, reading_identity
+from hub.model import Source, TimeSource
+from hub.pipeline import (
+    Accepted,
+    Enrollment,
+    Limits,
+    Policy,
+    Quarantined,
+    Rejected,
+    RejectKind,
+    attribute,
+    patient_at,
+    process_measurement,
+    resolve_time,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+ENROLLED = [Enrollment("dev-1", "pat-1", datetime(2026, 1, 1, tzinfo=UTC))]
+
+
+def measure(
+    metric: str = "glucose",
+    value: str | None = "104",
+    unit: str = "mg/dL",
+    time: datetime | None = NOW - timedelta(hours=1),
+    **kw: object,
+) -> Measurement:
+    return Measurement(
+        metric=metric,
+        value=None if value is None else Decimal(value),
+        unit=unit,
+        time=time,
+        time_raw=None if time is None else time.isoformat(),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def run(
+    m: Measurement, enrollments: list[Enrollment] | None = None, policy: Policy | None = None
+) -> Accepted | Quarantined | Rejected:
+    return process_measurement(
+        m,
+        device_id="dev-1",
+        source=Source.MQTT,
+        receive_time=NOW,
+        enrollments=ENROLLED if enrollments is None else enrollments,
+        policy=policy or Policy(),
+    )
+
+
+def test_a_good_reading_is_accepted_and_attributed() -> None:
+    outcome = run(measure())
+    assert isinstance(outcome, Accepted)
+    reading = outcome.reading
+    assert (reading.patient_id, reading.metric, reading.value, reading.unit) == (
+        "pat-1",
+        "glucose",
+        104.0,
+        "mg/dL",
+    )
+    assert reading.effective_time == NOW - timedelta(hours=1)
+    assert reading.time_source is TimeSource.DEVICE
+    assert reading.flags == ()
+
+
+def test_units_are_converted_to_the_canonical_ucum_unit() -> None:
+    outcome = run(measure(value="5.8", unit="mmol/L"))
+    assert isinstance(outcome, Accepted)
+    assert outcome.reading.value == pytest.approx(104.4928)
+    assert outcome.reading.unit == "mg/dL"
+    outcome = run(measure(metric="systolic_bp", value="16", unit="kPa"))
+    assert isinstance(outcome, Accepted)
+    assert outcome.reading.value == pytest.approx(120.01, abs=0.01)
+    outcome = run(measure(metric="body_temperature", value="98.6", unit="°F"))
+    assert isinstance(outcome, Accepted)
+    assert outcome.reading.value == pytest.approx(37.0)
+
+
+@pytest.mark.parametrize(
+    ("m", "kind", "reason"),
+    [
+        (measure(metric="cholesterol"), RejectKind.UNKNOWN_METRIC, "unknown metric 'cholesterol'"),
+        (measure(value=None, special=Special.NRES), RejectKind.NO_VALUE, "NRes"),
+        (measure(annotations=("control-solution",)), RejectKind.NOT_PATIENT_READING, "control"),
+        (measure(unit="kg"), RejectKind.BAD_UNIT, "not valid for glucose"),
+        (measure(unit="furlongs"), RejectKind.BAD_UNIT, "unknown unit"),
+        (measure(value="0"), RejectKind.IMPLAUSIBLE, "outside the physically possible range"),
+        (measure(metric="spo2", value="140", unit="%"), RejectKind.IMPLAUSIBLE, "20-100"),
+    ],
+)
+def test_refusals_have_a_kind_and_a_reason(m: Measurement, kind: RejectKind, reason: str) -> None:
+    outcome = run(m)
+    assert isinstance(outcome, Rejected)
+    assert outcome.kind is kind
+    assert reason in outcome.reason
+
+
+def test_critical_values_are_kept_and_flagged() -> None:
+    policy = Policy(limits={"glucose": Limits(critical_low=54, critical_high=400)})
+    low = run(measure(value="45"), policy=policy)
+    high = run(measure(value="450"), policy=policy)
+    assert isinstance(low, Accepted) and low.reading.flags == ("critical-low",)
+    assert isinstance(high, Accepted) and high.reading.flags == ("critical-high",)
+
+
+def test_device_annotations_become_flags() -> None:
+    outcome = run(measure(annotations=("HI",)))
+    assert isinstance(outcome, Accepted)
+    assert outcome.reading.flags == ("HI",)
+
+
+def test_unenrolled_device_is_quarantined_not_dropped() -> None:
+    outcome = run(measure(), enrollments=[])
+    assert isinstance(outcome, Quarantined)
+    assert outcome.reading.patient_id == ""
+    later = [Enrollment("dev-1", "pat-9", datetime(2026, 11, 1, tzinfo=UTC))]
+    attributed = attribute(outcome.reading, later)
+    assert attributed is not None and attributed.patient_id == "pat-9"
+    assert attribute(outcome.reading, [Enrollment("dev-1", "pat-9", NOW)]) is None
+
+
+def test_attribution_follows_the_reading_time_when_a_device_changes_hands() -> None:
+    handover = datetime(2026, 6, 1, tzinfo=UTC)
+    history = [
+        Enrollment("dev-1", "pat-a", datetime(2026, 1, 1, tzinfo=UTC), handover),
+        Enrollment("dev-1", "pat-b", handover),
+    ]
+    assert patient_at(history, handover - timedelta(seconds=1)) == "pat-a"
+    assert patient_at(history, handover) == "pat-b"
+    assert patient_at(history, datetime(2025, 1, 1, tzinfo=UTC)) is None
+
+
+@pytest.mark.parametrize(
+    ("device_time", "effective", "source", "flags"),
+    [
+        (None, NOW, TimeSource.RECEIVE, ()),
+        (NOW - timedelta(days=3), NOW - timedelta(days=3), TimeSource.DEVICE, ()),
+        (NOW + timedelta(minutes=2), NOW + timedelta(minutes=2), TimeSource.DEVICE, ()),
+        (NOW + timedelta(hours=2), NOW, TimeSource.RECEIVE, ("clock-skew", "time-corrected")),
+        (
+            datetime(2000, 1, 1, tzinfo=UTC),
+            NOW,
+            TimeSource.RECEIVE,
+            ("clock-skew", "time-corrected"),
+        ),
+        (
+            datetime(2026, 11, 28, 11, 0),
+            datetime(2026, 11, 28, 11, 0, tzinfo=UTC),
+            TimeSource.DEVICE_ZONE_ASSUMED,
+            ("time-zone-assumed",),
+        ),
+    ],
+)
+def test_time_provenance(
+    device_time: datetime | None, effective: datetime, source: TimeSource, flags: tuple[str, ...]
+) -> None:
+    assert resolve_time(device_time, NOW, Policy()) == (effective, source, flags)
+
+
+def test_a_corrected_time_keeps_the_raw_device_time() -> None:
+    wrong = datetime(2000, 1, 1, tzinfo=UTC)
+    outcome = run(measure(time=wrong))
+    assert isinstance(outcome, Accepted)
+    assert outcome.reading.device_time == wrong.isoformat()
+    assert outcome.reading.effective_time == NOW
+    assert "clock-skew" in outcome.reading.flags
+
+
+def test_identity_is_deterministic_and_from_device_facts_only() -> None:
+    base = {
+        "device_id": "d",
+        "metric": "glucose",
+        "time_raw": "2026-11-28T08:00:00Z",
+        "unit": "mg/dL",
+        "seq": 4,
+    }
+    a = reading_identity(value=Decimal("104"), **base)  # type: ignore[arg-type]
+    assert a == reading_identity(value=Decimal("104.0"), **base)  # type: ignore[arg-type]
+    assert len(a) == 32
+    for change in (
+        {"seq": 5},
+        {"device_id": "e"},
+        {"time_raw": "2026-11-28T08:05:00Z"},
+        {"metric": "glucose_isf"},
+    ):
+        assert a != reading_identity(value=Decimal("104"), **{**base, **change})  # type: ignore[arg-type]
+    assert a != reading_identity(value=Decimal("105"), **base)  # type: ignore[arg-type]
+
+
+def test_same_reading_received_twice_has_one_identity() -> None:
+    first = run(measure())
+    again = process_measurement(
+        measure(),
+        device_id="dev-1",
+        source=Source.MQTT,
+        receive_time=NOW + timedelta(hours=1),
+        enrollments=ENROLLED,
+        policy=Policy(),
+    )
+    assert isinstance(first, Accepted) and isinstance(again, Accepted)
+    assert first.reading.reading_id == again.reading.reading_id
+
+
+@pytest.mark.parametrize(
+    ("patient_id", "ok"),
+    [
+        ("pat-demo-0001", True),
+        ("a", True),
+        ("", False),
+        ("-leading", False),
+        ("has space", False),
+        ("x" * 65, False),
+        ("1850578123456", False),  # a NIR
+        ("185057812345678", False),  # a NIR with its key (an INS)
+        ("2A", True),
+    ],
+)
+def test_patient_ids_are_pseudonymous(patient_id: str, ok: bool) -> None:
+    assert (check_patient_id(patient_id) is None) is ok
