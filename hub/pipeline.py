@@ -23,9 +23,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 
+from device_profiles.catalog import MetricLimits
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
 from device_profiles.vocabulary import METRICS, normalize_unit, to_canonical
@@ -58,20 +59,13 @@ class Enrollment:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """Profile limits in the canonical unit: values beyond ``critical_*`` are flagged."""
-
-    critical_low: float | None = None
-    critical_high: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Policy:
     max_clock_skew: timedelta = timedelta(minutes=5)
     max_backlog: timedelta = timedelta(days=366)
     # Zone assumed for a device clock that states no offset (BLE Date Time is local time).
-    assumed_zone: timezone = UTC
-    limits: Mapping[str, Limits] = field(default_factory=dict)
+    assumed_zone: tzinfo = UTC
+    # The device model's plausibility and critical limits (catalog profile), by metric.
+    limits: Mapping[str, MetricLimits] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +119,7 @@ def resolve_time(
     return device_time, source, flags
 
 
-def _critical_flags(metric: str, value: float, policy: Policy) -> tuple[str, ...]:
-    limits = policy.limits.get(metric)
+def _critical_flags(limits: MetricLimits | None, value: Decimal) -> tuple[str, ...]:
     if limits is None:
         return ()
     if limits.critical_low is not None and value < limits.critical_low:
@@ -177,6 +170,14 @@ def process_measurement(
             f"possible range {low}-{high} {definition.unit}",
             "value",
         )
+    limits = policy.limits.get(definition.name)
+    if limits is not None and not limits.is_plausible(canonical):
+        return Rejected(
+            RejectKind.IMPLAUSIBLE,
+            f"{definition.name} {canonical} {definition.unit} is outside this device model's "
+            f"plausible range {limits.min}-{limits.max} {definition.unit}",
+            "value",
+        )
     effective, time_source, time_flags = resolve_time(measurement.time, receive_time, policy)
     reading = Reading(
         reading_id=reading_identity(
@@ -201,7 +202,7 @@ def process_measurement(
         flags=(
             *measurement.annotations,
             *time_flags,
-            *_critical_flags(definition.name, value, policy),
+            *_critical_flags(limits, canonical),
         ),
     )
     patient = patient_at(enrollments, effective)

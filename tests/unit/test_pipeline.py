@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from device_profiles.catalog import MetricLimits
 from device_profiles.measurement import Measurement, Special
 from hub.identity import check_patient_id, reading_identity
 from hub.model import Source, TimeSource
 from hub.pipeline import (
     Accepted,
     Enrollment,
-    Limits,
     Policy,
     Quarantined,
     Rejected,
@@ -106,11 +106,22 @@ def test_refusals_have_a_kind_and_a_reason(m: Measurement, kind: RejectKind, rea
 
 
 def test_critical_values_are_kept_and_flagged() -> None:
-    policy = Policy(limits={"glucose": Limits(critical_low=54, critical_high=400)})
+    limits = MetricLimits("glucose", Decimal(20), Decimal(600), Decimal(54), Decimal(400))
+    policy = Policy(limits={"glucose": limits})
     low = run(measure(value="45"), policy=policy)
     high = run(measure(value="450"), policy=policy)
+    normal = run(measure(value="100"), policy=policy)
     assert isinstance(low, Accepted) and low.reading.flags == ("critical-low",)
     assert isinstance(high, Accepted) and high.reading.flags == ("critical-high",)
+    assert isinstance(normal, Accepted) and normal.reading.flags == ()
+
+
+def test_the_device_models_plausible_range_is_enforced() -> None:
+    limits = MetricLimits("glucose", Decimal(20), Decimal(600))
+    outcome = run(measure(value="700"), policy=Policy(limits={"glucose": limits}))
+    assert isinstance(outcome, Rejected)
+    assert outcome.kind is RejectKind.IMPLAUSIBLE
+    assert "this device model's plausible range 20-600" in outcome.reason
 
 
 def test_device_annotations_become_flags() -> None:

@@ -1,0 +1,908 @@
+"""The device catalog: one declarative TOML file per device model, loaded and validated.
+
+A device maker onboards a model with a profile file, not code (``docs/device-profiles.md``
+walks through it). :func:`load_profile_text` parses and validates one file's text and returns
+a frozen :class:`DeviceProfile`; :func:`load_catalog` loads a directory (by default the
+catalog shipped in ``device_profiles/catalog/``). Validation reports *every* problem found,
+each as ``(file, field path, message)`` in one :class:`~device_profiles.errors.ProfileError`.
+Only :func:`_read` touches the file system.
+
+TOML schema
+-----------
+Top level::
+
+    schema_version = 1                 # optional; 1 is the only version
+    id = "acme-bp-wifi"                # required: slug, 3-64 of a-z 0-9 -, starts with a letter
+    manufacturer = "Acme"              # required, 1-200 characters
+    model = "BP-200 WiFi"              # required, 1-200 characters
+    transport = "mqtt-json"            # required: "ble-gatt" | "mqtt-json"
+    description = "..."                # optional, up to 2000 characters
+
+``[quirks]`` (optional) — known deviations of this model, from the closed set :data:`QUIRKS`
+(each applies to the transports named; all default to off)::
+
+    clock_unreliable = true            # both: the clock drifts or resets; flag its times and
+                                       #   prefer gateway or receive time
+    clock_zone = "local"               # both: "local" | "utc", zone of a device time that
+                                       #   states no offset
+    sfloat_reserved_as_nan = true      # ble-gatt: reserved SFLOAT/FLOAT values mean NaN
+    duplicate_notifications = true     # ble-gatt: each record is notified more than once
+    kg_resolution_override = 0.05      # ble-gatt: the weight resolution (kg) really used, one
+                                       #   of 0.5 0.2 0.1 0.05 0.02 0.01 0.005; needs 2A9D/2A9C
+    sequence_resets = true             # both: sequence numbers restart (power cycle), so are
+                                       #   not unique over the device's life
+
+``[limits.<metric>]`` (optional, one table per metric of ``vocabulary.METRICS``) — plausibility
+for this model, in the metric's canonical unit: ``min`` and ``max`` required, within the
+vocabulary's physical limits, ``min < max``; ``critical_low`` / ``critical_high`` optional,
+within ``[min, max]``, ``critical_low < critical_high``; readings beyond them are flagged.
+For ``mqtt-json`` the metric must be one the ``[json]`` mapping can produce.
+
+``[ble]`` — required for ``ble-gatt``, refused otherwise::
+
+    services = ["1810"]                # non-empty; known SIG services (uuids.SERVICES)
+    characteristics = ["2A35", "2A36"] # non-empty; known SIG characteristics
+
+UUIDs are 16-bit text (``"2A35"``; ``"0x2a35"`` and the 128-bit SIG base form also parse).
+
+``[json]`` — required for ``mqtt-json``, refused otherwise (path syntax and decoding policy:
+``json_mapping``)::
+
+    records = "readings"               # optional: path of an array of records
+    time = "ts"                        # optional default for every metric: path of the time
+    time_format = "epoch_s"            # "iso8601" | "epoch_s" | "epoch_ms"; required with time
+    sequence = "seq"                   # optional default: path of the record sequence number
+    user_id = "user"                   # optional default: path of the device's user index
+    annotations = [...]                # optional, applied to every metric (see below)
+    status = {...}                     # optional, applied to every metric (see below)
+
+    [[json.metrics]]                   # one or more (at most 64)
+    metric = "systolic_bp"             # a vocabulary metric, or instead:
+    # metric_field = "metric"          #   path of a field naming the metric, with optional
+    # metrics = ["glucose", ...]       #   allowed metrics (default: any)
+    value = "sys"                      # required: path of the number
+    unit = "mmHg"                      # fixed unit (UCUM or alias), or the fallback for:
+    unit_field = "unit"                # path of a field holding the unit; one of the two needed
+    scale = 0.1                        # optional positive factor applied to the value
+    required = true                    # default true; false: an absent value is not an error
+    time, time_format, sequence, user_id   # optional overrides of the defaults above
+    annotations = [{ field = "irregular", equals = true, annotation = "irregular-pulse" }]
+    status = { field = "status", values = { control = "control-solution" } }
+
+``equals`` defaults to ``true`` and may be a boolean, number or string; annotations are short
+slugs (1-32 of ``A-Z a-z 0-9 -``). Unknown keys anywhere are errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Final, Literal
+
+from device_profiles.errors import DecodeError, ProfileError
+from device_profiles.json_mapping import (
+    MAX_NUMBER_DIGITS,
+    TIME_FORMATS,
+    AnnotationRule,
+    JsonMapping,
+    JsonPath,
+    MetricMapping,
+    StatusRule,
+    TimeFormat,
+    TimeSpec,
+)
+from device_profiles.uuids import (
+    BODY_COMPOSITION_MEASUREMENT,
+    CHARACTERISTICS,
+    SERVICES,
+    WEIGHT_MEASUREMENT,
+    normalize_uuid,
+    uuid_str,
+)
+from device_profiles.vocabulary import METRICS, MetricDef, UnitError, normalize_unit
+
+Transport = Literal["ble-gatt", "mqtt-json"]
+TRANSPORTS: Final[dict[str, Transport]] = {"ble-gatt": "ble-gatt", "mqtt-json": "mqtt-json"}
+ClockZone = Literal["local", "utc"]
+CLOCK_ZONES: Final[dict[str, ClockZone]] = {"local": "local", "utc": "utc"}
+SCHEMA_VERSION: Final = 1
+MAX_PROFILE_BYTES: Final = 64 * 1024
+MAX_METRIC_MAPPINGS: Final = 64
+KG_RESOLUTIONS: Final = tuple(
+    Decimal(text) for text in ("0.5", "0.2", "0.1", "0.05", "0.02", "0.01", "0.005")
+)
+"""Weight Scale Feature resolutions (GATT Supplement, Weight Scale Feature), in kg."""
+_WEIGHT_CHARACTERISTICS: Final = frozenset((WEIGHT_MEASUREMENT, BODY_COMPOSITION_MEASUREMENT))
+
+_BOTH: Final[frozenset[Transport]] = frozenset(("ble-gatt", "mqtt-json"))
+_BLE: Final[frozenset[Transport]] = frozenset(("ble-gatt",))
+
+QUIRKS: Final[dict[str, tuple[frozenset[Transport], str]]] = {
+    "clock_unreliable": (
+        _BOTH,
+        "the device clock drifts or resets: flag its times, prefer gateway or receive time",
+    ),
+    "clock_zone": (_BOTH, 'zone of a device time that states no offset: "local" or "utc"'),
+    "sfloat_reserved_as_nan": (_BLE, "reserved IEEE 11073 SFLOAT/FLOAT values mean NaN"),
+    "duplicate_notifications": (_BLE, "each record is notified more than once"),
+    "kg_resolution_override": (
+        _BLE,
+        "the weight resolution (kg) the scale really uses, whatever its feature says",
+    ),
+    "sequence_resets": (_BOTH, "sequence numbers restart (power cycle), so are not unique"),
+}
+"""The closed set of quirks: name -> (transports it applies to, meaning)."""
+
+
+# --- the profile ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """Known deviations of a model (see :data:`QUIRKS`). The catalog records them; decoders
+    and the hub pipeline act on them."""
+
+    clock_unreliable: bool = False
+    clock_zone: ClockZone | None = None
+    sfloat_reserved_as_nan: bool = False
+    duplicate_notifications: bool = False
+    kg_resolution_override: Decimal | None = None
+    sequence_resets: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MetricLimits:
+    """Plausibility limits of one metric for one model, in the metric's canonical unit."""
+
+    metric: str
+    min: Decimal
+    max: Decimal
+    critical_low: Decimal | None = None
+    critical_high: Decimal | None = None
+
+    def is_plausible(self, canonical_value: Decimal) -> bool:
+        return self.min <= canonical_value <= self.max
+
+    def is_critical(self, canonical_value: Decimal) -> bool:
+        low, high = self.critical_low, self.critical_high
+        return (low is not None and canonical_value < low) or (
+            high is not None and canonical_value > high
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BleProfile:
+    """The GATT services and characteristics a BLE model uses, as 16-bit numbers."""
+
+    services: tuple[int, ...]
+    characteristics: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProfile:
+    """One validated catalog profile. ``source`` is the file it came from.
+
+    Exactly one of ``ble`` (transport ``ble-gatt``) and ``json_mapping`` (``mqtt-json``) is set.
+    """
+
+    id: str
+    manufacturer: str
+    model: str
+    transport: Transport
+    source: str
+    description: str | None = None
+    quirks: Quirks = Quirks()
+    limits: tuple[MetricLimits, ...] = ()
+    ble: BleProfile | None = None
+    json_mapping: JsonMapping | None = None
+
+    def limits_for(self, metric: str) -> MetricLimits | None:
+        for limits in self.limits:
+            if limits.metric == metric:
+                return limits
+        return None
+
+
+class Catalog(Mapping[str, DeviceProfile]):
+    """Profiles by id. ``catalog.get(id)`` returns ``None`` for an unknown id."""
+
+    __slots__ = ("_profiles",)
+
+    def __init__(self, profiles: Iterable[DeviceProfile]) -> None:
+        by_id: dict[str, DeviceProfile] = {}
+        problems: list[tuple[str, str, str]] = []
+        for profile in profiles:
+            first = by_id.setdefault(profile.id, profile)
+            if first is not profile:
+                problems.append(
+                    (profile.source, "id", f"duplicate id {profile.id!r}, also in {first.source}")
+                )
+        if problems:
+            raise ProfileError(problems)
+        self._profiles = dict(sorted(by_id.items()))
+
+    def __getitem__(self, profile_id: str) -> DeviceProfile:
+        try:
+            return self._profiles[profile_id]
+        except KeyError:
+            raise KeyError(f"no profile {profile_id!r} in the catalog") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._profiles)
+
+    def __len__(self) -> int:
+        return len(self._profiles)
+
+    def by_transport(self, transport: str) -> tuple[DeviceProfile, ...]:
+        """The profiles of ``transport``, by id; :class:`ValueError` for an unknown one."""
+        if transport not in TRANSPORTS:
+            raise ValueError(f"unknown transport {transport!r}; known: {', '.join(TRANSPORTS)}")
+        return tuple(p for p in self._profiles.values() if p.transport == transport)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load_profile_text(text: str, file_name: str) -> DeviceProfile:
+    """Parse and validate one profile's TOML ``text``; ``file_name`` names it in problems.
+
+    Raises :class:`ProfileError` listing every problem found.
+    """
+    checker = _Checker(file_name)
+    try:
+        document = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as err:
+        raise ProfileError([(file_name, "(document)", f"not valid TOML: {err}")]) from err
+    profile = checker.profile(document)
+    if checker.problems or profile is None:
+        raise ProfileError(checker.problems)
+    return profile
+
+
+def load_profile_file(path: str | os.PathLike[str]) -> DeviceProfile:
+    """Load the profile file at ``path`` (UTF-8, at most :data:`MAX_PROFILE_BYTES`)."""
+    source = Path(path)
+    return load_profile_text(_read(source, source.name), source.name)
+
+
+def load_catalog(directory: str | os.PathLike[str] | None = None) -> Catalog:
+    """Load every ``*.toml`` file of ``directory`` (default: the packaged catalog).
+
+    Files whose name starts with ``.`` are skipped. Raises :class:`ProfileError` with the
+    problems of every file, and duplicate ids, at once.
+    """
+    root: Traversable = (
+        resources.files(__package__ or "device_profiles") / "catalog"
+        if directory is None
+        else Path(directory)
+    )
+    if not root.is_dir():
+        raise ProfileError([(str(root), "(directory)", "not a directory")])
+    problems: list[tuple[str, str, str]] = []
+    profiles: list[DeviceProfile] = []
+    for entry in sorted(root.iterdir(), key=lambda item: item.name):
+        if not entry.name.endswith(".toml") or entry.name.startswith(".") or not entry.is_file():
+            continue
+        try:
+            profiles.append(load_profile_text(_read(entry, entry.name), entry.name))
+        except ProfileError as err:
+            problems.extend(err.problems)
+    try:
+        catalog = Catalog(profiles)
+    except ProfileError as err:
+        problems.extend(err.problems)
+    if problems:
+        raise ProfileError(problems)
+    return catalog
+
+
+def _read(source: Traversable, file_name: str) -> str:
+    """The one function that reads a file: bounded in size, strictly UTF-8."""
+    try:
+        with source.open("rb") as stream:
+            data = stream.read(MAX_PROFILE_BYTES + 1)
+    except OSError as err:
+        raise ProfileError([(file_name, "(file)", f"cannot read: {err.strerror}")]) from err
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ProfileError([(file_name, "(file)", f"larger than {MAX_PROFILE_BYTES} bytes")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ProfileError([(file_name, "(file)", f"not UTF-8 (byte {err.start})")]) from err
+
+
+# --- validation -----------------------------------------------------------------------------
+
+_TOP_KEYS: Final = (
+    "schema_version",
+    "id",
+    "manufacturer",
+    "model",
+    "transport",
+    "description",
+    "quirks",
+    "limits",
+    "ble",
+    "json",
+)
+_LIMIT_KEYS: Final = ("min", "max", "critical_low", "critical_high")
+_BLE_KEYS: Final = ("services", "characteristics")
+_SHARED_JSON_KEYS: Final = ("time", "time_format", "sequence", "user_id", "annotations", "status")
+_JSON_KEYS: Final = ("records", "metrics", *_SHARED_JSON_KEYS)
+_METRIC_KEYS: Final = (
+    "metric",
+    "metric_field",
+    "metrics",
+    "value",
+    "unit",
+    "unit_field",
+    "scale",
+    "required",
+    *_SHARED_JSON_KEYS,
+)
+_ANNOTATION_KEYS: Final = ("field", "equals", "annotation")
+_STATUS_KEYS: Final = ("field", "values")
+_SLUG_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_ANNOTATION_CHARS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+)
+
+_Table = Mapping[str, object]
+
+
+def _toml_kind(value: object) -> str:
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (Decimal, "a number"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "a table"),
+        ((datetime, date, time), "a date/time"),
+    )
+    for kind, name in kinds:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _physical(metric: MetricDef) -> tuple[Decimal, Decimal]:
+    # repr, not Decimal(float): the table's 0.2 means 0.2, not 0.2000000000000000111.
+    low, high = metric.limits
+    return Decimal(repr(low)), Decimal(repr(high))
+
+
+def _is_slug(text: str) -> bool:
+    return (
+        3 <= len(text) <= 64
+        and set(text) <= _SLUG_CHARS
+        and text[0].isalpha()
+        and text[-1] != "-"
+        and "--" not in text
+    )
+
+
+def _is_annotation(text: str) -> bool:
+    return 1 <= len(text) <= 32 and set(text) <= _ANNOTATION_CHARS and text[0] != "-"
+
+
+class _Checker:
+    """Collects ``(file, field, message)`` problems while building a profile.
+
+    Every accessor returns ``None`` after recording a problem, so validation goes on and the
+    caller sees every problem of the file at once.
+    """
+
+    def __init__(self, file_name: str) -> None:
+        self.file_name = file_name
+        self.problems: list[tuple[str, str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.problems.append((self.file_name, field, message))
+
+    # -- typed accessors --
+
+    def keys(self, table: _Table, allowed: Iterable[str], where: str) -> None:
+        allowed = tuple(allowed)
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.add(_join(where, key), f"unknown key{hint} (allowed: {', '.join(allowed)})")
+
+    def table(self, parent: _Table, key: str, where: str, *, required: bool) -> _Table | None:
+        value = parent.get(key)
+        field = _join(where, key)
+        if value is None:
+            if required:
+                self.add(field, "required table is missing")
+            return None
+        if not isinstance(value, dict):
+            self.add(field, f"expected a table, got {_toml_kind(value)}")
+            return None
+        return value
+
+    def text(
+        self, table: _Table, key: str, where: str, *, required: bool = False, limit: int = 200
+    ) -> str | None:
+        value = table.get(key)
+        field = _join(where, key)
+        if value is None:
+            if required:
+                self.add(field, "required key is missing")
+            return None
+        if not isinstance(value, str):
+            self.add(field, f"expected a string, got {_toml_kind(value)}")
+            return None
+        if not value.strip() or len(value) > limit:
+            self.add(field, f"must be 1 to {limit} characters, not blank")
+            return None
+        return value
+
+    def flag(self, table: _Table, key: str, where: str) -> bool | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.add(_join(where, key), f"expected true or false, got {_toml_kind(value)}")
+            return None
+        return value
+
+    def number(self, table: _Table, key: str, where: str, *, required: bool) -> Decimal | None:
+        value = table.get(key)
+        field = _join(where, key)
+        if value is None:
+            if required:
+                self.add(field, "required key is missing")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            self.add(field, f"expected a number, got {_toml_kind(value)}")
+            return None
+        number = Decimal(value)
+        if not number.is_finite():
+            self.add(field, f"{value} is not a finite number")
+            return None
+        if len(number.as_tuple().digits) > MAX_NUMBER_DIGITS or abs(number.adjusted()) > 15:
+            self.add(field, f"{value} is out of range")
+            return None
+        return number
+
+    def choice(
+        self, table: _Table, key: str, where: str, choices: Iterable[str], *, required: bool
+    ) -> str | None:
+        value = self.text(table, key, where, required=required)
+        choices = tuple(choices)
+        if value is not None and value not in choices:
+            self.add(_join(where, key), f"{value!r} is not one of: {', '.join(choices)}")
+            return None
+        return value
+
+    def path(
+        self, table: _Table, key: str, where: str, *, required: bool = False
+    ) -> JsonPath | None:
+        text = self.text(table, key, where, required=required, limit=4096)
+        if text is None:
+            return None
+        try:
+            return JsonPath.parse(text)
+        except ValueError as err:
+            self.add(_join(where, key), f"invalid path {text!r}: {err}")
+            return None
+
+    def text_list(self, table: _Table, key: str, where: str, *, required: bool) -> list[str]:
+        value = table.get(key)
+        field = _join(where, key)
+        if value is None:
+            if required:
+                self.add(field, "required key is missing")
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.add(field, "expected an array of strings")
+            return []
+        if not value and required:
+            self.add(field, "must not be empty")
+        return [item for item in value if isinstance(item, str)]
+
+    def tables(self, table: _Table, key: str, where: str) -> list[tuple[str, _Table]]:
+        """An array of tables (``[[x]]`` or ``x = [{...}]``) as (field path, table) pairs."""
+        value = table.get(key)
+        field = _join(where, key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.add(field, f"expected an array of tables, got {_toml_kind(value)}")
+            return []
+        result: list[tuple[str, _Table]] = []
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                result.append((f"{field}[{index}]", item))
+            else:
+                self.add(f"{field}[{index}]", f"expected a table, got {_toml_kind(item)}")
+        return result
+
+    # -- sections --
+
+    def profile(self, document: _Table) -> DeviceProfile | None:
+        self.keys(document, _TOP_KEYS, "")
+        version = document.get("schema_version", SCHEMA_VERSION)
+        if isinstance(version, bool) or version != SCHEMA_VERSION:
+            self.add("schema_version", f"unsupported schema version {version!r}; expected 1")
+        profile_id = self.text(document, "id", "", required=True, limit=64)
+        if profile_id is not None and not _is_slug(profile_id):
+            self.add("id", f"{profile_id!r} is not a slug (3-64 of a-z 0-9 -, a letter first)")
+            profile_id = None
+        manufacturer = self.text(document, "manufacturer", "", required=True)
+        model = self.text(document, "model", "", required=True)
+        description = self.text(document, "description", "", limit=2000)
+        transport_text = self.choice(document, "transport", "", TRANSPORTS, required=True)
+        transport = TRANSPORTS.get(transport_text or "")
+
+        ble_table = self.table(document, "ble", "", required=transport == "ble-gatt")
+        json_table = self.table(document, "json", "", required=transport == "mqtt-json")
+        ble = json_mapping = None
+        if ble_table is not None:
+            if transport == "ble-gatt":
+                ble = self.ble(ble_table)
+            elif transport is not None:
+                self.add("ble", f"a {transport} profile has no [ble] section")
+        if json_table is not None:
+            if transport == "mqtt-json":
+                json_mapping = self.json_mapping(json_table)
+            elif transport is not None:
+                self.add("json", f"a {transport} profile has no [json] section")
+
+        quirks = self.quirks(document, transport, ble)
+        limits = self.limits(document, json_mapping)
+
+        if (
+            profile_id is None
+            or manufacturer is None
+            or model is None
+            or transport is None
+            or self.problems
+        ):
+            return None
+        return DeviceProfile(
+            id=profile_id,
+            manufacturer=manufacturer,
+            model=model,
+            transport=transport,
+            source=self.file_name,
+            description=description,
+            quirks=quirks,
+            limits=limits,
+            ble=ble,
+            json_mapping=json_mapping,
+        )
+
+    def quirks(
+        self, document: _Table, transport: Transport | None, ble: BleProfile | None
+    ) -> Quirks:
+        table = self.table(document, "quirks", "", required=False)
+        if table is None:
+            return Quirks()
+        self.keys(table, QUIRKS, "quirks")
+        for name in table:
+            applies = QUIRKS.get(name)
+            if applies is not None and transport is not None and transport not in applies[0]:
+                self.add(f"quirks.{name}", f"does not apply to a {transport} profile")
+        zone = self.choice(table, "clock_zone", "quirks", CLOCK_ZONES, required=False)
+        resolution = self.number(table, "kg_resolution_override", "quirks", required=False)
+        if resolution is not None:
+            if resolution not in KG_RESOLUTIONS:
+                allowed = ", ".join(str(r) for r in KG_RESOLUTIONS)
+                self.add("quirks.kg_resolution_override", f"{resolution} is not one of {allowed}")
+            elif ble is not None and not _WEIGHT_CHARACTERISTICS & set(ble.characteristics):
+                self.add(
+                    "quirks.kg_resolution_override",
+                    "needs a weight characteristic (2A9D or 2A9C) in ble.characteristics",
+                )
+        return Quirks(
+            clock_unreliable=self.flag(table, "clock_unreliable", "quirks") or False,
+            clock_zone=CLOCK_ZONES.get(zone or ""),
+            sfloat_reserved_as_nan=self.flag(table, "sfloat_reserved_as_nan", "quirks") or False,
+            duplicate_notifications=self.flag(table, "duplicate_notifications", "quirks") or False,
+            kg_resolution_override=resolution,
+            sequence_resets=self.flag(table, "sequence_resets", "quirks") or False,
+        )
+
+    def limits(self, document: _Table, mapping: JsonMapping | None) -> tuple[MetricLimits, ...]:
+        table = self.table(document, "limits", "", required=False)
+        if table is None:
+            return ()
+        produced: frozenset[str] | None = None
+        if mapping is not None:
+            produced = frozenset()
+            for metric_mapping in mapping.metrics:
+                metrics = metric_mapping.produces()
+                if metrics is None:
+                    produced = None
+                    break
+                produced |= metrics
+        result: list[MetricLimits] = []
+        for name, body in table.items():
+            where = f"limits.{name}"
+            metric = self.metric_name(name, where)
+            if not isinstance(body, dict):
+                self.add(where, f"expected a table, got {_toml_kind(body)}")
+                continue
+            if metric is not None and produced is not None and name not in produced:
+                self.add(where, f"the [json] mapping never produces {name}")
+            limits = self.metric_limits(body, where, metric)
+            if limits is not None:
+                result.append(limits)
+        return tuple(result)
+
+    def metric_limits(
+        self, body: _Table, where: str, metric: MetricDef | None
+    ) -> MetricLimits | None:
+        self.keys(body, _LIMIT_KEYS, where)
+        values = {
+            key: self.number(body, key, where, required=key in ("min", "max"))
+            for key in _LIMIT_KEYS
+        }
+        if metric is not None:
+            low, high = _physical(metric)
+            for key, value in values.items():
+                if value is not None and value < low:
+                    self.add(
+                        f"{where}.{key}", f"{value} is below the physical limit {low} {metric.unit}"
+                    )
+                elif value is not None and value > high:
+                    self.add(
+                        f"{where}.{key}",
+                        f"{value} is above the physical limit {high} {metric.unit}",
+                    )
+        minimum, maximum = values["min"], values["max"]
+        low_alert, high_alert = values["critical_low"], values["critical_high"]
+        if minimum is not None and maximum is not None and minimum >= maximum:
+            self.add(f"{where}.min", f"min {minimum} must be below max {maximum}")
+        for key, value in (("critical_low", low_alert), ("critical_high", high_alert)):
+            if value is None:
+                continue
+            if (minimum is not None and value < minimum) or (
+                maximum is not None and value > maximum
+            ):
+                self.add(f"{where}.{key}", f"{value} is outside min..max")
+        if low_alert is not None and high_alert is not None and low_alert >= high_alert:
+            self.add(
+                f"{where}.critical_low",
+                f"critical_low {low_alert} must be below critical_high {high_alert}",
+            )
+        if metric is None or minimum is None or maximum is None:
+            return None
+        return MetricLimits(metric.name, minimum, maximum, low_alert, high_alert)
+
+    def metric_name(self, name: object, where: str) -> MetricDef | None:
+        if not isinstance(name, str):
+            self.add(where, f"expected a metric name, got {_toml_kind(name)}")
+            return None
+        metric = METRICS.get(name)
+        if metric is None:
+            close = difflib.get_close_matches(name, METRICS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.add(where, f"unknown metric {name!r}{hint} (known: {', '.join(METRICS)})")
+        return metric
+
+    def ble(self, table: _Table) -> BleProfile:
+        self.keys(table, _BLE_KEYS, "ble")
+        services = self.uuids(table, "services", SERVICES, "service", CHARACTERISTICS)
+        characteristics = self.uuids(
+            table, "characteristics", CHARACTERISTICS, "characteristic", SERVICES
+        )
+        return BleProfile(services, characteristics)
+
+    def uuids(
+        self,
+        table: _Table,
+        key: str,
+        known: Mapping[int, str],
+        kind: str,
+        other: Mapping[int, str],
+    ) -> tuple[int, ...]:
+        result: list[int] = []
+        for index, text in enumerate(self.text_list(table, key, "ble", required=True)):
+            field = f"ble.{key}[{index}]"
+            try:
+                number = normalize_uuid(text)
+            except DecodeError as err:
+                self.add(field, err.reason)
+                continue
+            if number in result:
+                self.add(field, f"{uuid_str(number)} is listed twice")
+            elif number in known:
+                result.append(number)
+            elif number in other:
+                self.add(field, f"{uuid_str(number)} ({other[number]}) is not a {kind}")
+            else:
+                names = ", ".join(f"{uuid_str(n)} {name}" for n, name in known.items())
+                self.add(field, f"unknown {kind} {uuid_str(number)}; known: {names}")
+        return tuple(result)
+
+    def json_mapping(self, table: _Table) -> JsonMapping | None:
+        self.keys(table, _JSON_KEYS, "json")
+        records = self.path(table, "records", "json")
+        defaults = self.shared(table, "json")
+        self.time_pair(defaults.time_given, defaults.format_given, "json")
+        entries = self.tables(table, "metrics", "json")
+        if "metrics" not in table:
+            self.add("json.metrics", "required: at least one [[json.metrics]] table")
+        elif not entries and isinstance(table.get("metrics"), list):
+            self.add("json.metrics", "must not be empty")
+        if len(entries) > MAX_METRIC_MAPPINGS:
+            self.add("json.metrics", f"at most {MAX_METRIC_MAPPINGS} metric mappings")
+        metrics: list[MetricMapping] = []
+        mapped: dict[str, str] = {}
+        for where, entry in entries:
+            metric_mapping = self.metric_mapping(entry, where, defaults)
+            if metric_mapping is None:
+                continue
+            if metric_mapping.metric is not None:
+                first = mapped.setdefault(metric_mapping.metric, where)
+                if first != where:
+                    self.add(
+                        f"{where}.metric", f"{metric_mapping.metric} is already mapped by {first}"
+                    )
+            metrics.append(metric_mapping)
+        if len(metrics) != len(entries):
+            return None
+        return JsonMapping(tuple(metrics), records)
+
+    def time_pair(self, time_given: bool, format_given: bool, where: str) -> None:
+        if time_given and not format_given:
+            self.add(f"{where}.time_format", "required with time: iso8601, epoch_s or epoch_ms")
+        elif format_given and not time_given:
+            self.add(f"{where}.time", "time_format is given without a time path")
+
+    def shared(self, table: _Table, where: str) -> _Shared:
+        """The keys a record level and a metric level both accept."""
+        return _Shared(
+            time_given="time" in table,
+            format_given="time_format" in table,
+            time=self.path(table, "time", where),
+            time_format=TIME_FORMATS.get(
+                self.choice(table, "time_format", where, TIME_FORMATS, required=False) or ""
+            ),
+            sequence=self.path(table, "sequence", where),
+            user_id=self.path(table, "user_id", where),
+            annotations=self.annotations(table, where),
+            status=self.status(table, where),
+        )
+
+    def metric_mapping(self, entry: _Table, where: str, defaults: _Shared) -> MetricMapping | None:
+        self.keys(entry, _METRIC_KEYS, where)
+        problems_before = len(self.problems)
+        metric_name = self.text(entry, "metric", where, limit=64)
+        metric_field = self.path(entry, "metric_field", where)
+        if ("metric" in entry) == ("metric_field" in entry):
+            self.add(where, "give exactly one of metric and metric_field")
+        metric = self.metric_name(metric_name, f"{where}.metric") if metric_name else None
+        allowed: list[str] = []
+        for index, name in enumerate(self.text_list(entry, "metrics", where, required=False)):
+            if self.metric_name(name, f"{where}.metrics[{index}]") is not None:
+                allowed.append(name)
+        if "metrics" in entry and "metric_field" not in entry:
+            self.add(f"{where}.metrics", "only with metric_field")
+        value = self.path(entry, "value", where, required=True)
+        unit = self.unit(entry, where, metric)
+        unit_field = self.path(entry, "unit_field", where)
+        if "unit" not in entry and "unit_field" not in entry:
+            self.add(where, "give unit, unit_field, or both (unit is then the fallback)")
+        scale = self.number(entry, "scale", where, required=False)
+        if scale is not None and scale <= 0:
+            self.add(f"{where}.scale", f"{scale} is not a positive number")
+        required = self.flag(entry, "required", where)
+        own = self.shared(entry, where)
+        if own.time_given or own.format_given:
+            self.time_pair(
+                own.time_given or defaults.time_given,
+                own.format_given or defaults.format_given,
+                where,
+            )
+        time_path = own.time or defaults.time
+        time_format = own.time_format or defaults.time_format
+        if len(self.problems) != problems_before or value is None:
+            return None
+        return MetricMapping(
+            value=value,
+            metric=metric.name if metric is not None else None,
+            metric_field=metric_field,
+            allowed_metrics=tuple(allowed),
+            unit=unit,
+            unit_field=unit_field,
+            scale=scale,
+            time=TimeSpec(time_path, time_format) if time_path and time_format else None,
+            sequence=own.sequence or defaults.sequence,
+            user_id=own.user_id or defaults.user_id,
+            required=True if required is None else required,
+            annotations=(*defaults.annotations, *own.annotations),
+            status=(*defaults.status, *own.status),
+        )
+
+    def unit(self, entry: _Table, where: str, metric: MetricDef | None) -> str | None:
+        text = self.text(entry, "unit", where, limit=32)
+        if text is None:
+            return None
+        try:
+            ucum = normalize_unit(text)
+        except UnitError as err:
+            self.add(f"{where}.unit", err.reason)
+            return None
+        if metric is not None and ucum not in metric.units:
+            accepted = ", ".join(metric.units)
+            self.add(
+                f"{where}.unit", f"{text!r} is not valid for {metric.name}; accepted: {accepted}"
+            )
+            return None
+        return ucum
+
+    def annotations(self, table: _Table, where: str) -> tuple[AnnotationRule, ...]:
+        rules: list[AnnotationRule] = []
+        for field, rule in self.tables(table, "annotations", where):
+            self.keys(rule, _ANNOTATION_KEYS, field)
+            path = self.path(rule, "field", field, required=True)
+            annotation = self.annotation(rule, "annotation", field)
+            equals = rule.get("equals", True)
+            if isinstance(equals, Decimal) and not equals.is_finite():
+                self.add(f"{field}.equals", f"{equals} is not a finite number")
+                continue
+            if not isinstance(equals, bool | int | Decimal | str):
+                self.add(
+                    f"{field}.equals",
+                    f"expected a boolean, number or string, got {_toml_kind(equals)}",
+                )
+                continue
+            if path is not None and annotation is not None:
+                rules.append(AnnotationRule(path, equals, annotation))
+        return tuple(rules)
+
+    def status(self, table: _Table, where: str) -> tuple[StatusRule, ...]:
+        status = self.table(table, "status", where, required=False)
+        if status is None:
+            return ()
+        field = _join(where, "status")
+        self.keys(status, _STATUS_KEYS, field)
+        path = self.path(status, "field", field, required=True)
+        values = self.table(status, "values", field, required=True)
+        pairs: list[tuple[str, str]] = []
+        if values is not None:
+            if not values:
+                self.add(f"{field}.values", "must list at least one status value")
+            for key in values:
+                annotation = self.annotation(values, key, f"{field}.values")
+                if annotation is not None:
+                    pairs.append((key, annotation))
+        if path is None or values is None:
+            return ()
+        return (StatusRule(path, tuple(pairs)),)
+
+    def annotation(self, table: _Table, key: str, where: str) -> str | None:
+        text = self.text(table, key, where, required=True, limit=32)
+        if text is not None and not _is_annotation(text):
+            self.add(_join(where, key), f"{text!r} is not an annotation (1-32 of A-Z a-z 0-9 -)")
+            return None
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    time_given: bool
+    format_given: bool
+    time: JsonPath | None
+    time_format: TimeFormat | None
+    sequence: JsonPath | None
+    user_id: JsonPath | None
+    annotations: tuple[AnnotationRule, ...]
+    status: tuple[StatusRule, ...]
