@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import make_asgi_app
 
 from api import errors
 from api.deps import HubContext
@@ -35,6 +36,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # Process metrics (CPU, memory, GC); no label carries patient data.
+    app.mount("/metrics", make_asgi_app())
     for module in (health, enrollments, readings, admin):
         app.include_router(module.router)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -48,13 +49,22 @@ def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
     from hub.ingest import open_ingestor
-    from hub.mqtt_bridge import MqttBridge
+    from hub.mqtt_bridge import BridgeStalled, MqttBridge
 
     ingestor = open_ingestor(settings)
     bridge = MqttBridge(settings.mqtt, ingestor)
+    if settings.mqtt.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            settings.mqtt.metrics_port, settings.mqtt.metrics_host, registry=bridge.metrics.registry
+        )
     _stop_on_signals(bridge.request_stop)
     try:
-        bridge.run_forever()
+        bridge.run_forever(watchdog_s=settings.mqtt.watchdog_s)
+    except BridgeStalled as err:
+        log.error("bridge watchdog: %s; exiting so that it is restarted", err)
+        return 3
     finally:
         ingestor.close()
     t = bridge.totals
@@ -117,6 +127,65 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_decode(_settings: Settings, args: argparse.Namespace) -> int:
+    from device_profiles.errors import DecodeError
+    from device_profiles.registry import decode_characteristic
+    from device_profiles.vocabulary import METRICS
+
+    try:
+        data = bytes.fromhex(args.hex.replace(":", "").replace(" ", ""))
+    except ValueError:
+        print("hub decode: --hex is not hexadecimal bytes", file=sys.stderr)
+        return 2
+    try:
+        measurements = decode_characteristic(args.uuid, data)
+    except DecodeError as err:
+        print(f"hub decode: {err}", file=sys.stderr)
+        return 1
+    out = []
+    for m in measurements:
+        definition = METRICS[m.metric]
+        out.append(
+            {
+                "metric": m.metric,
+                "mdc": {"code": definition.mdc_code, "ref": definition.mdc_ref},
+                "loinc": definition.loinc,
+                "value": None if m.value is None else str(m.value),
+                "special": None if m.special is None else m.special.value,
+                "unit": m.unit,
+                "time": m.time_raw,
+                "sequence": m.sequence,
+                "user_id": m.user_id,
+                "annotations": list(m.annotations),
+            }
+        )
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _cmd_profiles(_settings: Settings, args: argparse.Namespace) -> int:
+    from device_profiles.catalog import load_catalog, load_profile_file
+    from device_profiles.errors import ProfileError
+
+    if args.action == "list":
+        for profile in sorted(load_catalog().values(), key=lambda p: p.id):
+            print(f"{profile.id:32} {profile.transport:10} {profile.manufacturer} {profile.model}")
+        return 0
+    failed = 0
+    for path in args.files:
+        try:
+            profile = load_profile_file(path)
+        except ProfileError as err:
+            failed += 1
+            print(err, file=sys.stderr)
+        except OSError as err:
+            failed += 1
+            print(f"{path}: cannot read: {err.strerror}", file=sys.stderr)
+        else:
+            print(f"{path}: ok ({profile.id}, {profile.transport})")
+    return 1 if failed else 0
+
+
 def _stop_on_signals(stop: Callable[[], None]) -> None:
     def handler(_signum: int, _frame: object) -> None:
         stop()
@@ -149,6 +218,12 @@ def _parser() -> argparse.ArgumentParser:
         default=24.0,
         help="simulated history to replay before going live",
     )
+    decode = sub.add_parser("decode", help="decode one Bluetooth SIG characteristic value")
+    decode.add_argument("--uuid", required=True, help="characteristic, e.g. 2A35")
+    decode.add_argument("--hex", required=True, help="the value's bytes in hex")
+    profiles = sub.add_parser("profiles", help="device catalog: list, or check profile files")
+    profiles.add_argument("action", choices=["list", "check"])
+    profiles.add_argument("files", nargs="*", help="TOML profile files (for check)")
     token = sub.add_parser("token", help="print a development bearer token")
     token.add_argument(
         "--role", required=True, choices=["patient", "practitioner", "device_maker", "admin"]
@@ -165,6 +240,8 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "broker": _cmd_broker,
     "sim": _cmd_sim,
     "token": _cmd_token,
+    "decode": _cmd_decode,
+    "profiles": _cmd_profiles,
 }
 
 

@@ -36,11 +36,39 @@ class MqttSettings(BaseModel):
     receive_maximum: int = Field(2000, ge=1, le=65535)
     batch_size: int = Field(500, ge=1)
     batch_window_ms: int = Field(200, ge=1)
+    # The bridge's Prometheus endpoint (http://host:port/metrics); port 0 = off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9101, ge=0, le=65535)
+    # Exit (to be restarted) when the batch worker makes no progress for this long.
+    watchdog_s: float = Field(120.0, gt=0)
 
 
 class StoreSettings(BaseModel):
     backend: Literal["sqlite", "influxdb"] = "sqlite"
     sqlite_path: Path | None = Field(None, description="default: <data_dir>/readings.sqlite3")
+    sqlite_busy_timeout_s: float = Field(
+        30.0, gt=0, description="how long a write waits for SQLite's lock before 'unavailable'"
+    )
+    # InfluxDB (docs/storage.md). Writes: v1 = POST /write (InfluxDB 1.x), v2 = /api/v2/write
+    # (2.x, 3.x, Cloud). Reads always use InfluxQL on /query with `influx_database`.
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_api: Literal["v1", "v2"] = "v1"
+    influx_database: str = Field(
+        "hub", min_length=1, description="v1 database; the /query db (DBRP on 2.x, db on 3.x)"
+    )
+    influx_retention_policy: str | None = Field(None, description="v1 only; default: the db's")
+    influx_bucket: str | None = Field(None, description="v2 bucket; default: influx_database")
+    influx_org: str | None = Field(None, description="v2 organization")
+    influx_token: str | None = Field(None, description="v2/v3 token (1.8+: 'user:password')")
+    influx_username: str | None = Field(None, description="v1 basic authentication")
+    influx_password: str | None = None
+    influx_timeout_s: float = Field(10.0, gt=0)
+    influx_batch_size: int = Field(5000, ge=1, le=100_000, description="lines per write request")
+    influx_write_retries: int = Field(3, ge=0, le=20, description="then StoreUnavailable")
+    influx_retry_backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles")
+    influx_resend_window_s: int = Field(
+        7 * 86400, ge=0, description="how far back a receive-timed resend is looked for"
+    )
 
 
 class RegistrySettings(BaseModel):

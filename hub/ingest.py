@@ -12,14 +12,17 @@ raises :class:`IngestUnavailable`, nothing may be acknowledged and the batch is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from device_profiles.catalog import Catalog, load_catalog
 from device_profiles.errors import DecodeError
 from hub.config import Settings
+from hub.decoding import Decoded, MessageDecoder
 from hub.model import Reading, Source
 from hub.pipeline import (
     Accepted,
@@ -32,7 +35,7 @@ from hub.pipeline import (
 )
 from hub.registry.repo import DeadLetter, Registry
 from hub.store.base import ReadingStore, StoreError, open_store
-from hub.wire import TopicKind, parse_device_readings, parse_topic
+from hub.wire import parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +62,16 @@ class BatchReport:
     dead_lettered: int = 0
     quarantined: int = 0
     stored_ids: list[str] = field(default_factory=list)
+    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+    # End-to-end acks: gateway id -> device id -> frame seqs now durably handled.
+    gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class _Plan:
     accepted: list[Reading] = field(default_factory=list)
     held: list[tuple[Reading, str]] = field(default_factory=list)
+    gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
 
 
@@ -97,59 +104,59 @@ class Ingestor:
         policy: Policy,
         *,
         max_payload_bytes: int = 256 * 1024,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        catalog: Catalog | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
-        self.policy = policy
-        self.max_payload_bytes = max_payload_bytes
-        self.clock = clock
+        self.decoder = MessageDecoder(
+            catalog if catalog is not None else load_catalog(),
+            policy,
+            max_payload_bytes=max_payload_bytes,
+        )
 
     def _plan(self, messages: Sequence[Incoming]) -> _Plan:
         plan = _Plan()
-        parsed = []
+        decoded: list[tuple[Incoming, Decoded]] = []
         for message in messages:
             try:
-                topic = parse_topic(message.topic)
-                if topic.kind is not TopicKind.DEVICE_READINGS:
-                    raise DecodeError(
-                        f"topic kind {topic.kind.value} is not handled here", field="topic"
-                    )
-                payload = parse_device_readings(message.payload, max_bytes=self.max_payload_bytes)
+                result = self.decoder.decode(parse_topic(message.topic), message.payload)
             except DecodeError as err:
                 plan.dead.append(
                     _dead_letter(message, None, None, RejectKind.MALFORMED, err.reason, err.field)
                 )
                 continue
-            for item in payload.errors:
+            for item in result.errors:
                 plan.dead.append(
                     _dead_letter(
                         message,
-                        topic.sender_id,
+                        result.device_id,
                         item.index,
                         RejectKind.MALFORMED,
                         item.error.reason,
                         item.error.field,
                     )
                 )
-            parsed.append((message, topic.sender_id, payload.measurements))
-        enrollments = self.registry.enrollments_for(device for _, device, _ in parsed)
-        for message, device_id, measurements in parsed:
-            for index, measurement in measurements:
+            decoded.append((message, result))
+            if result.frame_seqs:
+                gateway = plan.gateway_acks.setdefault(parse_topic(message.topic).sender_id, {})
+                gateway.setdefault(result.device_id, []).extend(result.frame_seqs)
+        enrollments = self.registry.enrollments_for(d.device_id for _, d in decoded)
+        for message, result in decoded:
+            for index, measurement in result.items:
                 outcome = process_measurement(
                     measurement,
-                    device_id=device_id,
-                    source=message.source,
+                    device_id=result.device_id,
+                    source=result.source,
                     receive_time=message.receive_time,
-                    enrollments=enrollments[device_id],
-                    policy=self.policy,
+                    enrollments=enrollments[result.device_id],
+                    policy=result.policy,
                 )
                 if isinstance(outcome, Accepted):
                     plan.accepted.append(outcome.reading)
                 elif isinstance(outcome, Quarantined):
                     plan.held.append((outcome.reading, outcome.reason))
                 else:
-                    plan.dead.append(_rejected(message, device_id, index, outcome))
+                    plan.dead.append(_rejected(message, result.device_id, index, outcome))
         return plan
 
     def ingest(self, messages: Sequence[Incoming]) -> BatchReport:
@@ -170,6 +177,8 @@ class Ingestor:
             dead_lettered=len(plan.dead),
             quarantined=len(plan.held),
             stored_ids=[r.reading_id for r in plan.accepted],
+            gateway_acks=plan.gateway_acks,
+            dead_letter_kinds=dict(Counter(d.kind for d in plan.dead)),
         )
 
     def close(self) -> None:

@@ -37,9 +37,12 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.config import MqttSettings
 from hub.ingest import BatchReport, Incoming, Ingestor, IngestUnavailable
-from hub.wire import SUBSCRIPTIONS, bridge_status_topic, shared
+from hub.metrics import BridgeMetrics
+from hub.wire import SUBSCRIPTIONS, bridge_status_topic, gateway_acks_topic, shared
 
 log = logging.getLogger(__name__)
+
+BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 
 
 def backoff_delay(
@@ -78,6 +81,10 @@ def wait_online(host: str, port: int, client_id: str, timeout: float) -> bool:
         client.disconnect()
 
 
+class BridgeStalled(RuntimeError):
+    """The watchdog found the bridge stuck; the process should exit and be restarted."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Received:
     message: Incoming
@@ -87,7 +94,9 @@ class _Received:
 
 
 class MqttBridge:
-    def __init__(self, settings: MqttSettings, ingestor: Ingestor) -> None:
+    def __init__(
+        self, settings: MqttSettings, ingestor: Ingestor, metrics: BridgeMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.ingestor = ingestor
         self._queue: queue.Queue[_Received] = queue.Queue()
@@ -95,7 +104,10 @@ class MqttBridge:
         self._generation = 0
         self._connected = threading.Event()
         self.totals = BatchReport()
-        self.callback_errors = 0
+        self.metrics = metrics or BridgeMetrics()
+        self.broker_dropped: int | None = None
+        self._heartbeat = time.monotonic()
+        self._connections = 0
         self._status_topic = bridge_status_topic(settings.client_id)
         self._client = self._make_client()
         self._worker = threading.Thread(target=self._work, name="hub-batch-worker", daemon=True)
@@ -136,6 +148,9 @@ class MqttBridge:
                 log.error("MQTT connection refused: %s", reason)
                 return
             self._generation += 1
+            self._connections += 1
+            if self._connections > 1:
+                self.metrics.reconnects.inc()
             topics = [
                 (shared(t, self.settings.share_group), SubscribeOptions(qos=1))
                 for t in SUBSCRIPTIONS
@@ -144,13 +159,15 @@ class MqttBridge:
                 client.subscribe(topics)
             else:
                 client.subscribe([(t, 1) for t, _ in topics])
+            # The broker's drop counter: Mosquitto drops silently when its queues overflow.
+            client.subscribe(BROKER_DROPPED_TOPIC, qos=0)
             log.info(
                 "MQTT connected (generation %d), subscribing to %s",
                 self._generation,
                 ", ".join(t for t, _ in topics),
             )
         except Exception:  # never let an exception into paho's loop
-            self.callback_errors += 1
+            self.metrics.callback_errors.inc()
             log.exception("error in on_connect")
 
     def _on_subscribe(
@@ -169,7 +186,7 @@ class MqttBridge:
             client.publish(self._status_topic, _status("online"), qos=1, retain=True)
             self._connected.set()
         except Exception:
-            self.callback_errors += 1
+            self.metrics.callback_errors.inc()
             log.exception("error in on_subscribe")
 
     def _on_disconnect(
@@ -186,13 +203,32 @@ class MqttBridge:
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
+            if msg.topic == BROKER_DROPPED_TOPIC:
+                self._on_broker_dropped(msg.payload)
+                return
+            self.metrics.received.inc()
+            self.metrics.in_flight.inc()
             incoming = Incoming(
                 topic=msg.topic, payload=bytes(msg.payload), receive_time=datetime.now(UTC)
             )
             self._queue.put(_Received(incoming, self._generation, msg.mid, msg.qos))
         except Exception:
-            self.callback_errors += 1
+            self.metrics.callback_errors.inc()
             log.exception("error in on_message")
+
+    def _on_broker_dropped(self, payload: bytes | bytearray) -> None:
+        try:
+            dropped = int(payload)
+        except ValueError:
+            return
+        if self.broker_dropped is not None and dropped > self.broker_dropped:
+            log.error(
+                "the MQTT broker dropped %d messages: size its queues "
+                "(deploy/mosquitto/mosquitto.conf)",
+                dropped - self.broker_dropped,
+            )
+        self.broker_dropped = dropped
+        self.metrics.broker_dropped.set(dropped)
 
     # --- batching -------------------------------------------------------------------------
 
@@ -217,8 +253,10 @@ class MqttBridge:
         attempt = 0
         while not self._stop.is_set():
             try:
-                return self.ingestor.ingest([r.message for r in batch])
+                with self.metrics.commit_seconds.time():
+                    return self.ingestor.ingest([r.message for r in batch])
             except IngestUnavailable as err:
+                self.metrics.store_errors.inc()
                 delay = backoff_delay(attempt, rand=random.random())
                 log.warning(
                     "commit of %d messages failed (%s); retrying in %.1fs, not acknowledging",
@@ -228,29 +266,53 @@ class MqttBridge:
                 )
             except Exception:
                 # A bug must not lose messages either: keep them unacknowledged and retry.
+                self.metrics.store_errors.inc()
                 delay = backoff_delay(attempt, rand=random.random())
                 log.exception("unexpected error committing a batch; retrying in %.1fs", delay)
             attempt += 1
+            self._heartbeat = time.monotonic()  # retrying is progress, not a stall
             self._stop.wait(delay)
         return None
 
-    def _acknowledge(self, batch: list[_Received]) -> None:
+    def _acknowledge(self, batch: list[_Received], report: BatchReport) -> None:
         for received in batch:
             if received.qos > 0 and received.generation == self._generation:
                 self._client.ack(received.mid, received.qos)
+        self.metrics.acknowledged.inc(len(batch))
+        self.metrics.in_flight.dec(len(batch))
+        # End-to-end acks: the gateways may now release these frames from their outboxes.
+        for gateway_id, devices in report.gateway_acks.items():
+            payload = json.dumps(
+                {
+                    "acks": [
+                        {"device_id": device, "seqs": sorted(set(seqs))}
+                        for device, seqs in devices.items()
+                    ]
+                }
+            )
+            self._client.publish(gateway_acks_topic(gateway_id), payload, qos=1)
+            self.metrics.gateway_acks.inc()
 
     def _work(self) -> None:
         while not self._stop.is_set():
+            self._heartbeat = time.monotonic()
             batch = self._next_batch()
             if not batch:
                 continue
             report = self._commit(batch)
             if report is None:
                 return  # stopping: unacknowledged messages will be redelivered
-            self._acknowledge(batch)
+            self._acknowledge(batch, report)
             self._add(report)
 
     def _add(self, report: BatchReport) -> None:
+        m = self.metrics
+        m.batch_size.observe(report.messages)
+        m.stored.inc(report.stored)
+        m.duplicates.inc(report.duplicates)
+        m.quarantined.inc(report.quarantined)
+        for kind, count in report.dead_letter_kinds.items():
+            m.dead_lettered.labels(kind=kind).inc(count)
         t = self.totals
         t.messages += report.messages
         t.stored += report.stored
@@ -294,11 +356,29 @@ class MqttBridge:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def run_forever(self) -> None:
+    def stalled(self, now: float, limit: float) -> str | None:
+        """Why the bridge is stuck (a dead thread, or no progress for ``limit`` s), or None."""
+        if not self._worker.is_alive():
+            return "batch worker died"
+        # paho keeps its network thread in Client._thread; nothing public exposes it.
+        network = getattr(self._client, "_thread", None)
+        if network is not None and not network.is_alive():
+            return "paho network thread died"
+        if now - self._heartbeat > limit:
+            return f"batch worker made no progress for {now - self._heartbeat:.0f}s"
+        return None
+
+    def run_forever(self, *, watchdog_s: float = 120.0) -> None:
+        """Run until :meth:`request_stop`; raise :class:`BridgeStalled` if the watchdog trips.
+
+        A stalled bridge exits (non-zero) rather than hang: its supervisor restarts it, and the
+        broker redelivers every message it had not acknowledged.
+        """
         self.start()
         try:
             while not self._stop.wait(1.0):
-                if not self._worker.is_alive():
-                    raise RuntimeError("batch worker died")
+                problem = self.stalled(time.monotonic(), watchdog_s)
+                if problem:
+                    raise BridgeStalled(problem)
         finally:
             self.stop()

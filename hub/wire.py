@@ -6,7 +6,9 @@ its shape; payload parsing turns every failure into :class:`WireError` with the 
 Topics (``{id}`` = 1..128 of ``A-Z a-z 0-9 . _ : -``)::
 
     hs/v1/devices/{device_id}/readings     canonical JSON reading(s), device -> hub, QoS 1
-    hs/v1/gateways/{gateway_id}/frames     raw GATT frames from a BLE gateway (issue: bridge)
+    hs/v1/devices/{device_id}/json/{profile_id}
+                                           vendor JSON, decoded by that catalog profile
+    hs/v1/gateways/{gateway_id}/frames     raw GATT frames from a BLE gateway
     hs/v1/gateways/{gateway_id}/status     retained gateway status / last will
     hs/v1/gateways/{gateway_id}/acks       end-to-end acks, hub -> gateway
     hs/v1/hub/bridges/{client_id}/status   retained bridge presence (online / offline as LWT)
@@ -36,32 +38,56 @@ class WireError(DecodeError):
 
 class TopicKind(enum.StrEnum):
     DEVICE_READINGS = "device-readings"
+    DEVICE_JSON = "device-json"
     GATEWAY_FRAMES = "gateway-frames"
     GATEWAY_STATUS = "gateway-status"
 
 
+_PROFILE = r"[a-z][a-z0-9-]{2,63}"
 _TOPIC_SHAPES: dict[TopicKind, re.Pattern[str]] = {
     TopicKind.DEVICE_READINGS: re.compile(rf"hs/v1/devices/(?P<id>{_ID})/readings"),
+    TopicKind.DEVICE_JSON: re.compile(rf"hs/v1/devices/(?P<id>{_ID})/json/(?P<profile>{_PROFILE})"),
     TopicKind.GATEWAY_FRAMES: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/frames"),
     TopicKind.GATEWAY_STATUS: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/status"),
 }
 
-# What the bridge subscribes to (one filter per kind it handles).
-SUBSCRIPTIONS: tuple[str, ...] = (f"{TOPIC_ROOT}/devices/+/readings",)
+# What the bridge subscribes to (one filter per kind it ingests).
+SUBSCRIPTIONS: tuple[str, ...] = (
+    f"{TOPIC_ROOT}/devices/+/readings",
+    f"{TOPIC_ROOT}/devices/+/json/+",
+    f"{TOPIC_ROOT}/gateways/+/frames",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Topic:
     kind: TopicKind
     sender_id: str
+    profile_id: str | None = None
 
 
 def parse_topic(topic: str) -> Topic:
     for kind, shape in _TOPIC_SHAPES.items():
         match = shape.fullmatch(topic)
         if match:
-            return Topic(kind, match["id"])
+            return Topic(kind, match["id"], match.groupdict().get("profile"))
     raise WireError(f"topic {topic!r} is not part of wire contract v1", field="topic")
+
+
+def device_json_topic(device_id: str, profile_id: str) -> str:
+    if not re.fullmatch(_PROFILE, profile_id):
+        raise WireError(f"invalid profile id {profile_id!r}", field="profile_id")
+    return f"{device_readings_topic(device_id).removesuffix('/readings')}/json/{profile_id}"
+
+
+def gateway_acks_topic(gateway_id: str) -> str:
+    return gateway_frames_topic(gateway_id).removesuffix("/frames") + "/acks"
+
+
+def gateway_frames_topic(gateway_id: str) -> str:
+    if not re.fullmatch(_ID, gateway_id):
+        raise WireError(f"invalid gateway id {gateway_id!r}", field="gateway_id")
+    return f"{TOPIC_ROOT}/gateways/{gateway_id}/frames"
 
 
 def device_readings_topic(device_id: str) -> str:
@@ -233,3 +259,123 @@ def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> Par
         except DecodeError as err:
             errors.append(ItemError(index, err))
     return ParsedPayload(measurements, errors)
+
+
+# --- gateway frames ---------------------------------------------------------------------
+
+MAX_FRAMES_PER_MESSAGE = 500
+MAX_FRAME_BYTES = 512  # ATT_MTU caps an attribute value at 512 bytes (Core v5.4, Vol 3 F 3.2.9)
+_UUID16 = re.compile(r"(?:0x)?[0-9A-Fa-f]{4}")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One characteristic value as the gateway received it from the device."""
+
+    index: int
+    seq: int  # the gateway's per-device frame sequence (for end-to-end acks)
+    uuid: str  # 16-bit characteristic UUID, upper-case hex ("2A35")
+    data: bytes
+    time: datetime | None  # when the gateway received it (with offset)
+    time_raw: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayFrames:
+    device_id: str
+    device_address: str | None
+    profile_id: str
+    gateway_time: datetime
+    frames: list[Frame]
+    errors: list[ItemError]
+
+
+def _text(
+    table: dict[str, Any], name: str, where: str, *, required: bool = True, max_length: int = 128
+) -> str | None:
+    value = table.get(name)
+    if value is None:
+        if required:
+            raise WireError("required field is missing", field=f"{where}{name}")
+        return None
+    if not isinstance(value, str):
+        raise WireError(f"expected a string, got {_json_type(value)}", field=f"{where}{name}")
+    if not value or len(value) > max_length:
+        raise WireError(f"must be 1-{max_length} characters", field=f"{where}{name}")
+    return value
+
+
+def _frame(item: Any, index: int) -> Frame:
+    where = f"frames[{index}]."
+    if not isinstance(item, dict):
+        raise WireError(f"expected an object, got {_json_type(item)}", field=f"frames[{index}]")
+    unknown = sorted(set(item) - {"seq", "uuid", "data", "time"})
+    if unknown:
+        raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{where}{unknown[0]}")
+    seq = item.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**63:
+        raise WireError("expected an integer 0 <= seq < 2^63", field=f"{where}seq")
+    uuid = _text(item, "uuid", where)
+    assert uuid is not None
+    if not _UUID16.fullmatch(uuid):
+        raise WireError(f"{uuid!r} is not a 16-bit UUID", field=f"{where}uuid")
+    hex_data = _text(item, "data", where, max_length=2 * MAX_FRAME_BYTES)
+    assert hex_data is not None
+    try:
+        data = bytes.fromhex(hex_data)
+    except ValueError as err:
+        raise WireError("data is not hexadecimal bytes", field=f"{where}data") from err
+    time_raw = _text(item, "time", where, required=False, max_length=64)
+    time = None if time_raw is None else parse_time(time_raw, f"{where}time")
+    return Frame(index, seq, uuid.upper().removeprefix("0X"), data, time, time_raw)
+
+
+def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> GatewayFrames:
+    """Parse the payload of ``hs/v1/gateways/{id}/frames`` (docs/wire.md).
+
+    The envelope (device, profile, gateway time) must be valid or the whole message is
+    refused; each bad frame is reported in ``errors`` and the good frames are returned.
+    """
+    document = parse_json(payload, max_bytes=max_bytes)
+    if not isinstance(document, dict):
+        raise WireError(f"expected an object, got {_json_type(document)}")
+    unknown = sorted(set(document) - {"gateway_time", "device", "frames"})
+    if unknown:
+        raise WireError(f"unknown field(s) {', '.join(unknown)}", field=unknown[0])
+    gateway_time_raw = _text(document, "gateway_time", "", max_length=64)
+    assert gateway_time_raw is not None
+    gateway_time = parse_time(gateway_time_raw, "gateway_time")
+    device = document.get("device")
+    if not isinstance(device, dict):
+        raise WireError("expected an object", field="device")
+    unknown = sorted(set(device) - {"id", "address", "profile"})
+    if unknown:
+        raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"device.{unknown[0]}")
+    device_id = _text(device, "id", "device.")
+    assert device_id is not None
+    if not re.fullmatch(_ID, device_id):
+        raise WireError(f"invalid device id {device_id!r}", field="device.id")
+    profile_id = _text(device, "profile", "device.", max_length=64)
+    assert profile_id is not None
+    frames = document.get("frames")
+    if not isinstance(frames, list) or not frames:
+        raise WireError("expected a non-empty array", field="frames")
+    if len(frames) > MAX_FRAMES_PER_MESSAGE:
+        raise WireError(
+            f"{len(frames)} frames exceed the limit of {MAX_FRAMES_PER_MESSAGE}", field="frames"
+        )
+    good: list[Frame] = []
+    errors: list[ItemError] = []
+    for index, item in enumerate(frames):
+        try:
+            good.append(_frame(item, index))
+        except DecodeError as err:
+            errors.append(ItemError(index, err))
+    return GatewayFrames(
+        device_id,
+        _text(device, "address", "device.", required=False),
+        profile_id,
+        gateway_time,
+        good,
+        errors,
+    )

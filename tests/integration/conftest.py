@@ -88,12 +88,17 @@ class HubProcesses:
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, role: str) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{role}.log").open("ab")
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        """Start ``name``: "api", "bridge", or "bridge-<x>" for another bridge process."""
+        role = name.split("-")[0]
+        log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "hub", role], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "hub", role],
+            env=dict(self.env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        self.processes[role] = process
+        self.processes[name] = process
         if role == "api":
             wait_until(lambda: http_ok(f"{self.api_url}/healthz"), "hub api")
         if role == "bridge":
@@ -138,6 +143,7 @@ def hub(mosquitto: Broker, tmp_path: Path) -> Iterator[HubProcesses]:
             "HUB_MQTT__PORT": str(mosquitto.port),
             "HUB_MQTT__CLIENT_ID": f"hub-bridge-test-{api_port}",
             "HUB_MQTT__BATCH_WINDOW_MS": "50",
+            "HUB_MQTT__METRICS_PORT": str(free_port()),
             "HUB_LOG_LEVEL": "DEBUG",
         }
     )

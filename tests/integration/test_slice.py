@@ -40,7 +40,7 @@ def enroll(
 
 
 def readings(hub: HubProcesses, patient_id: str = PATIENT, **params: str) -> list[dict[str, Any]]:
-    query = {"from": "2026-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z", **params}
+    query = {"from": "2025-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z", **params}
     with hub.http(Role.PATIENT, patient_id) as http:
         response = http.get(f"/v1/patients/{patient_id}/readings", params=query)
     assert response.status_code == 200, response.text
@@ -243,3 +243,59 @@ def test_mosquitto_pub_example_from_the_readme(mosquitto: Broker, hub: HubProces
         timeout=10,
     )
     wait_until(lambda: len(readings(hub)) == 1, "the hand-published reading")
+
+
+def test_vendor_json_and_gateway_frames_are_decoded_through_the_catalog(
+    mosquitto: Broker, hub: HubProcesses
+) -> None:
+    from pathlib import Path
+
+    from hub.wire import device_json_topic, gateway_frames_topic
+
+    hub.start("api")
+    hub.start("bridge")
+    enroll(hub, "acme-1", start="2025-01-01T00:00:00Z")
+    enroll(hub, "ble-cuff-1")
+    client = mosquitto.client()
+    acks: list[dict[str, Any]] = []
+    client.on_message = lambda _c, _u, msg: acks.append(json.loads(msg.payload))
+    client.subscribe("hs/v1/gateways/gw-1/acks", qos=1)
+    fixture = Path(__file__).parent.parent / "fixtures" / "catalog" / "acme-bp-wifi.json"
+    publish(client, device_json_topic("acme-1", "acme-bp-wifi"), fixture.read_bytes())
+    # GATT Blood Pressure Measurement 0x2A35: 123/81/101 mmHg at 2026-11-28 10:00:00 local,
+    # pulse 64, irregular pulse; forwarded by a gateway in +01:00; frame 1 is truncated.
+    frames = {
+        "gateway_time": "2026-11-28T10:00:05+01:00",
+        "device": {
+            "id": "ble-cuff-1",
+            "address": "C0:26:DA:01:02:03",
+            "profile": "generic-ble-blood-pressure",
+        },
+        "frames": [
+            {"seq": 1, "uuid": "2A35", "data": "1e7b0051006500ea070b1c0a00004000010400"},
+            {"seq": 2, "uuid": "2A35", "data": "1e7b00"},
+        ],
+    }
+    publish(client, gateway_frames_topic("gw-1"), json.dumps(frames))
+
+    wait_until(lambda: len(readings(hub)) == 7, "3 vendor + 4 gateway readings")
+    by_device: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in readings(hub):
+        by_device.setdefault(item["device_id"], {})[item["metric"]] = item
+    acme = by_device["acme-1"]
+    assert acme["systolic_bp"]["value"] == 128.0
+    assert acme["systolic_bp"]["effective_time"] == "2025-11-28T08:00:00Z"
+    assert "irregular-pulse" in acme["pulse_rate"]["flags"]
+    cuff = by_device["ble-cuff-1"]
+    assert cuff["systolic_bp"]["source"] == "gateway"
+    assert cuff["systolic_bp"]["effective_time"] == "2026-11-28T09:00:00Z"
+    assert "time-zone-assumed" in cuff["systolic_bp"]["flags"]
+    assert "irregular-pulse" in cuff["systolic_bp"]["flags"]
+    with hub.http(Role.ADMIN, "ops-test") as http:
+        dead = http.get("/v1/admin/dead-letters").json()["items"]
+    assert [(d["item_index"], d["field"]) for d in dead] == [(1, "frames[1].diastolic")]
+    # The end-to-end ack frees both frames from the gateway's outbox: the good one is stored,
+    # the truncated one is kept as a dead letter; resending either would change nothing.
+    wait_until(lambda: len(acks) == 1, "the end-to-end ack to the gateway")
+    assert acks == [{"acks": [{"device_id": "ble-cuff-1", "seqs": [1, 2]}]}]
+    client.loop_stop()

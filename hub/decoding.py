@@ -1,0 +1,199 @@
+"""From one MQTT message to measurements, through the wire contract and the device catalog.
+
+Pure: topic and payload in, :class:`Decoded` out; a message refused whole raises
+:class:`~device_profiles.errors.DecodeError`. One table maps each topic kind to its decoder:
+
+* ``hs/v1/devices/{id}/readings`` — the hub's canonical JSON (``hub.wire``);
+* ``hs/v1/devices/{id}/json/{profile}`` — a vendor payload, decoded by that ``mqtt-json``
+  catalog profile's mapping (``device_profiles.json_mapping``);
+* ``hs/v1/gateways/{id}/frames`` — raw characteristic values forwarded by a BLE gateway,
+  decoded by the Bluetooth SIG codecs (``device_profiles.registry``) that the device's
+  ``ble-gatt`` profile lists. Within one message, a CGM Session Start Time (0x2AAA) frame
+  dates the CGM Measurement (0x2AA7) frames after it, and Glucose Measurement Context (0x2A34)
+  frames are joined to their measurements by sequence number.
+
+The profile also gives the policy: its plausibility and critical limits, and the zone of a
+device clock that states none (``clock_zone`` quirk; otherwise the gateway's own offset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+
+from device_profiles import uuids
+from device_profiles.catalog import Catalog, DeviceProfile
+from device_profiles.cgm import DST_OFFSETS, TIME_ZONE_UNKNOWN, CgmSessionStartTime
+from device_profiles.errors import DecodeError
+from device_profiles.glucose import GlucoseContext, join_glucose_context
+from device_profiles.json_mapping import decode_json
+from device_profiles.measurement import Measurement
+from device_profiles.registry import codec_for
+from hub.model import Source
+from hub.pipeline import Policy
+from hub.wire import (
+    Frame,
+    ItemError,
+    Topic,
+    TopicKind,
+    WireError,
+    parse_device_readings,
+    parse_gateway_frames,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A message's measurements (with their item index), its bad items, and how to judge them."""
+
+    device_id: str
+    items: list[tuple[int | None, Measurement]]
+    errors: list[ItemError]
+    source: Source
+    policy: Policy
+    # Gateway frames: the seqs of every frame read from the message, stored or refused, that
+    # the gateway may release from its outbox once the batch is committed.
+    frame_seqs: tuple[int, ...] = ()
+
+
+class MessageDecoder:
+    def __init__(self, catalog: Catalog, base_policy: Policy, *, max_payload_bytes: int) -> None:
+        self.catalog = catalog
+        self.base_policy = base_policy
+        self.max_payload_bytes = max_payload_bytes
+        self._policies: dict[str, Policy] = {}
+        self._decoders: dict[TopicKind, Callable[[Topic, bytes], Decoded]] = {
+            TopicKind.DEVICE_READINGS: self._canonical,
+            TopicKind.DEVICE_JSON: self._vendor_json,
+            TopicKind.GATEWAY_FRAMES: self._gateway_frames,
+        }
+
+    def decode(self, topic: Topic, payload: bytes) -> Decoded:
+        decoder = self._decoders.get(topic.kind)
+        if decoder is None:
+            raise WireError(f"topic kind {topic.kind.value} carries no readings", field="topic")
+        return decoder(topic, payload)
+
+    # --- policy -------------------------------------------------------------------------
+
+    def _policy(self, profile: DeviceProfile) -> Policy:
+        policy = self._policies.get(profile.id)
+        if policy is None:
+            zone = UTC if profile.quirks.clock_zone == "utc" else self.base_policy.assumed_zone
+            policy = replace(
+                self.base_policy,
+                assumed_zone=zone,
+                limits={limit.metric: limit for limit in profile.limits},
+            )
+            self._policies[profile.id] = policy
+        return policy
+
+    def _profile(self, profile_id: str, transport: str, field: str) -> DeviceProfile:
+        profile = self.catalog.get(profile_id)
+        if profile is None:
+            raise WireError(f"unknown device profile {profile_id!r}", field=field)
+        if profile.transport != transport:
+            raise WireError(
+                f"profile {profile_id!r} is for {profile.transport}, not {transport}", field=field
+            )
+        return profile
+
+    # --- decoders -----------------------------------------------------------------------
+
+    def _canonical(self, topic: Topic, payload: bytes) -> Decoded:
+        parsed = parse_device_readings(payload, max_bytes=self.max_payload_bytes)
+        return Decoded(
+            topic.sender_id, parsed.measurements, parsed.errors, Source.MQTT, self.base_policy
+        )
+
+    def _vendor_json(self, topic: Topic, payload: bytes) -> Decoded:
+        assert topic.profile_id is not None
+        profile = self._profile(topic.profile_id, "mqtt-json", "topic")
+        if len(payload) > self.max_payload_bytes:
+            raise WireError(
+                f"payload of {len(payload)} bytes exceeds the {self.max_payload_bytes}-byte limit"
+            )
+        result = decode_json(profile, payload)
+        errors = [ItemError(e.index, e.error) for e in result.errors]
+        return Decoded(
+            topic.sender_id,
+            [(None, m) for m in result.measurements],
+            errors,
+            Source.MQTT,
+            self._policy(profile),
+        )
+
+    def _gateway_frames(self, _topic: Topic, payload: bytes) -> Decoded:
+        envelope = parse_gateway_frames(payload, max_bytes=self.max_payload_bytes)
+        profile = self._profile(envelope.profile_id, "ble-gatt", "device.profile")
+        assert profile.ble is not None
+        allowed = set(profile.ble.characteristics)
+        errors = list(envelope.errors)
+        items: list[tuple[int | None, Measurement]] = []
+        contexts: list[GlucoseContext] = []
+        session_start: datetime | None = None
+        for frame in envelope.frames:
+            try:
+                number = uuids.normalize_uuid(frame.uuid)
+                if number not in allowed:
+                    raise DecodeError(
+                        f"characteristic {frame.uuid} is not part of profile {profile.id}",
+                        field="uuid",
+                    )
+                codec = codec_for(number)
+                value = codec.parse(frame.data)
+                if isinstance(value, CgmSessionStartTime):
+                    session_start = _aware_session_start(value)
+                elif isinstance(value, GlucoseContext):
+                    contexts.append(value)
+                elif codec.is_measurement:
+                    items += [
+                        (frame.index, _dated(m, frame))
+                        for m in codec.decode(frame.data, session_start=session_start)
+                    ]
+                # Other frames (battery, features, RACP, date time) carry no reading.
+            except DecodeError as err:
+                errors.append(
+                    ItemError(
+                        frame.index,
+                        DecodeError(
+                            err.reason, field=f"frames[{frame.index}].{err.field or 'data'}"
+                        ),
+                    )
+                )
+        if contexts:
+            joined = join_glucose_context([m for _, m in items], contexts)
+            items = [(index, m) for (index, _), m in zip(items, joined, strict=True)]
+        policy = self._policy(profile)
+        if profile.quirks.clock_zone != "utc":
+            # A BLE Date Time is the device's local time: read it in the gateway's zone.
+            policy = replace(policy, assumed_zone=envelope.gateway_time.tzinfo or UTC)
+        seqs = tuple(frame.seq for frame in envelope.frames)
+        return Decoded(envelope.device_id, items, errors, Source.GATEWAY, policy, seqs)
+
+
+def _aware_session_start(value: CgmSessionStartTime) -> datetime | None:
+    """The session start as an aware time when the device states its zone, else naive."""
+    local = value.local_start
+    if local is None or value.time_zone == TIME_ZONE_UNKNOWN:
+        return local
+    dst = DST_OFFSETS.get(value.dst_offset) or 0
+    return local.replace(tzinfo=timezone(timedelta(minutes=15 * value.time_zone + dst)))
+
+
+def _dated(measurement: Measurement, frame: Frame) -> Measurement:
+    """A measurement without a device time gets the gateway's receive time, and says so.
+
+    Its identity then rests on a stable device fact where there is one (a CGM record's offset
+    from its session start), otherwise on the gateway's time (docs/wire.md).
+    """
+    if measurement.time is not None:
+        return measurement
+    offset = next((a for a in measurement.annotations if a.startswith("time-offset-min:")), None)
+    return replace(
+        measurement,
+        time=frame.time,
+        time_raw=offset or frame.time_raw,
+        annotations=(*measurement.annotations, "time-from-gateway"),
+    )

@@ -1,0 +1,61 @@
+"""Prometheus metrics of the ingestion path (prometheus-client), one registry per process.
+
+Names follow Prometheus conventions (``_total`` counters, base units). No label carries a
+patient or device identifier: cardinality stays bounded and metrics stay non-sensitive.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class BridgeMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.received = Counter("hub_messages_received", "MQTT messages received", registry=r)
+        self.acknowledged = Counter(
+            "hub_messages_acknowledged", "MQTT messages acknowledged after commit", registry=r
+        )
+        self.stored = Counter("hub_readings_stored", "new readings stored", registry=r)
+        self.duplicates = Counter(
+            "hub_readings_duplicate", "readings already stored (same identity)", registry=r
+        )
+        self.dead_lettered = Counter(
+            "hub_dead_letters", "messages or items dead-lettered", ["kind"], registry=r
+        )
+        self.quarantined = Counter(
+            "hub_readings_quarantined", "readings of devices no enrollment covers", registry=r
+        )
+        self.batch_size = Histogram(
+            "hub_batch_size_messages",
+            "messages per committed batch",
+            buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "hub_commit_seconds",
+            "time to commit one batch",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "hub_store_errors", "failed commits (batch kept unacknowledged, retried)", registry=r
+        )
+        self.in_flight = Gauge(
+            "hub_messages_unacknowledged", "received messages not yet acknowledged", registry=r
+        )
+        self.reconnects = Counter("hub_mqtt_reconnects", "MQTT reconnections", registry=r)
+        self.callback_errors = Counter(
+            "hub_callback_errors", "exceptions caught in paho callbacks", registry=r
+        )
+        self.gateway_acks = Counter(
+            "hub_gateway_acks_published",
+            "end-to-end ack messages published to gateways",
+            registry=r,
+        )
+        self.broker_dropped = Gauge(
+            "hub_broker_dropped_messages",
+            "the broker's own count of dropped messages ($SYS/broker/publish/messages/dropped)",
+            registry=r,
+        )

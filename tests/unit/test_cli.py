@@ -1,0 +1,71 @@
+"""The `hub` command's pure subcommands: decode, profiles, token."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jwt
+import pytest
+
+from hub.cli import main
+
+# Blood Pressure Measurement 0x2A35 (GATT Specification Supplement, §3.31): flags 0x1E
+# (mmHg, time stamp, pulse rate, user id, status), 123/81/101 mmHg, 2026-11-28 10:00:00,
+# pulse 64, user 1, status 0x0004 (irregular pulse).
+BP_HEX = "1e7b0051006500ea070b1c0a00004000010400"
+
+
+def test_decode_prints_coded_measurements(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decode", "--uuid", "2A35", "--hex", BP_HEX]) == 0
+    out = json.loads(capsys.readouterr().out)
+    by_metric = {m["metric"]: m for m in out}
+    assert by_metric["systolic_bp"]["value"] == "123"
+    assert by_metric["systolic_bp"]["mdc"] == {"code": 150021, "ref": "MDC_PRESS_BLD_NONINV_SYS"}
+    assert by_metric["systolic_bp"]["loinc"] == "8480-6"
+    assert by_metric["systolic_bp"]["unit"] == "mm[Hg]"
+    assert by_metric["systolic_bp"]["time"] == "2026-11-28T10:00:00"
+    assert by_metric["pulse_rate"]["value"] == "64"
+    assert by_metric["diastolic_bp"]["user_id"] == 1
+    assert "irregular-pulse" in by_metric["diastolic_bp"]["annotations"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--uuid", "2A35", "--hex", BP_HEX[:10]], 1, "truncated"),
+        (["--uuid", "2A35", "--hex", BP_HEX + "00"], 1, "oversized"),
+        (["--uuid", "2A35", "--hex", "xyz"], 2, "not hexadecimal"),
+        (["--uuid", "FFFF", "--hex", "00"], 1, "no codec"),
+        (["--uuid", "2A19", "--hex", "64"], 1, "not a measurement"),
+    ],
+)
+def test_decode_refuses_bad_input_with_the_reason(
+    capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
+) -> None:
+    assert main(["decode", *args]) == code
+    assert message in capsys.readouterr().err
+
+
+def test_profiles_check_reports_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = Path("device_profiles/catalog/acme-bp-wifi.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('id = "x"\ntransport = "carrier-pigeon"\n')
+    assert main(["profiles", "check", str(good)]) == 0
+    assert main(["profiles", "check", str(good), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.toml: id:" in err
+    assert "bad.toml: transport:" in err
+    assert "bad.toml: manufacturer: required key is missing" in err
+
+
+def test_token_is_verifiable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUB_CONFIG", raising=False)
+    assert main(["token", "--role", "patient", "--sub", "pat-1"]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["sub"], claims["role"], claims["iss"]) == ("pat-1", "patient", "hub-dev")
