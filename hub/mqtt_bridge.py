@@ -2,8 +2,11 @@
 
 Threads and ownership:
 
-* paho's network thread (``loop_start``) runs ``_on_message``, which only enqueues — a
-  callback never does IO and never raises into paho (an exception is logged and counted).
+* the network thread owns the connection: connect, then ``Client.loop()`` until the connection
+  drops, then reconnect after a capped exponential backoff with jitter (:func:`backoff_delay`)
+  — reconnection is a plain loop around one reusable paho client. paho runs the callbacks on
+  this thread: ``_on_message`` only enqueues — a callback never does IO and never raises into
+  paho (an exception is logged and counted).
 * one batch worker thread takes messages from the queue, closes a batch on size or time,
   hands it to :class:`hub.ingest.Ingestor`, and — only when the batch is durably committed —
   sends the PUBACKs (paho manual ack), in receive order.
@@ -111,6 +114,11 @@ class MqttBridge:
         self._status_topic = bridge_status_topic(settings.client_id)
         self._client = self._make_client()
         self._worker = threading.Thread(target=self._work, name="hub-batch-worker", daemon=True)
+        self._network = threading.Thread(
+            target=self._run_network, name="hub-mqtt-network", daemon=True
+        )
+        self._network_stop = threading.Event()
+        self._attempt = 0
 
     # --- paho adapter -----------------------------------------------------------------------
 
@@ -126,7 +134,6 @@ class MqttBridge:
         )
         if s.username:
             client.username_pw_set(s.username, s.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
         # Presence: retained "online" once subscribed, "offline" as last will or on stop.
         client.will_set(self._status_topic, _status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
@@ -148,6 +155,7 @@ class MqttBridge:
                 log.error("MQTT connection refused: %s", reason)
                 return
             self._generation += 1
+            self._attempt = 0
             self._connections += 1
             if self._connections > 1:
                 self.metrics.reconnects.inc()
@@ -199,7 +207,7 @@ class MqttBridge:
     ) -> None:
         self._connected.clear()
         if not self._stop.is_set():
-            log.warning("MQTT disconnected: %s; paho reconnects", reason)
+            log.warning("MQTT disconnected: %s", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -322,20 +330,45 @@ class MqttBridge:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def _connect(self) -> None:
         s = self.settings
-        properties = None
         if s.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = s.session_expiry
             properties.ReceiveMaximum = s.receive_maximum
-        if s.protocol == "5":
-            self._client.connect_async(
+            self._client.connect(
                 s.host, s.port, keepalive=s.keepalive, clean_start=False, properties=properties
             )
         else:  # MQTT 3.1.1: clean_session=False was set on the client
-            self._client.connect_async(s.host, s.port, keepalive=s.keepalive)
-        self._client.loop_start()
+            self._client.connect(s.host, s.port, keepalive=s.keepalive)
+
+    def _run_network(self) -> None:
+        """Connect, serve the connection until it drops, back off, reconnect; until stopped."""
+        while not self._network_stop.is_set():
+            try:
+                self._connect()
+                while not self._network_stop.is_set():
+                    if self._client.loop(timeout=0.5) != mqtt.MQTT_ERR_SUCCESS:
+                        break
+            except (OSError, mqtt.WebsocketConnectionError) as err:
+                log.warning(
+                    "MQTT connection to %s:%d failed: %s",
+                    self.settings.host,
+                    self.settings.port,
+                    err,
+                )
+            except Exception:
+                self.metrics.callback_errors.inc()
+                log.exception("error in the MQTT network loop")
+            if self._network_stop.is_set():
+                return
+            delay = backoff_delay(self._attempt, rand=random.random())
+            self._attempt += 1
+            log.info("reconnecting to MQTT in %.1fs", delay)
+            self._network_stop.wait(delay)
+
+    def start(self) -> None:
+        self._network.start()
         self._worker.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -354,16 +387,15 @@ class MqttBridge:
                 self._status_topic, _status("offline"), qos=1, retain=True
             ).wait_for_publish(timeout=5)
         self._client.disconnect()
-        self._client.loop_stop()
+        self._network_stop.set()
+        self._network.join(timeout=10)
 
     def stalled(self, now: float, limit: float) -> str | None:
         """Why the bridge is stuck (a dead thread, or no progress for ``limit`` s), or None."""
         if not self._worker.is_alive():
             return "batch worker died"
-        # paho keeps its network thread in Client._thread; nothing public exposes it.
-        network = getattr(self._client, "_thread", None)
-        if network is not None and not network.is_alive():
-            return "paho network thread died"
+        if not self._network.is_alive():
+            return "MQTT network thread died"
         if now - self._heartbeat > limit:
             return f"batch worker made no progress for {now - self._heartbeat:.0f}s"
         return None

@@ -54,6 +54,7 @@ class Stream(threading.Thread):
     def __init__(self, broker: Broker, count: int, rate: float) -> None:
         super().__init__(daemon=True)
         self.broker, self.count, self.rate = broker, count, rate
+        self.count_offset = 0  # readings [offset, count) are published
         self.published = 0
         self.error: BaseException | None = None
 
@@ -68,7 +69,7 @@ class Stream(threading.Thread):
             client.loop_start()
             started = time.monotonic()
             infos = []
-            for i in range(self.count):
+            for i in range(self.count_offset, self.count):
                 device = i % DEVICES
                 minute = i // DEVICES
                 payload = json.dumps(
@@ -206,3 +207,25 @@ def test_two_bridges_share_the_stream(mosquitto: Broker, hub: HubProcesses) -> N
     assert first > 0
     assert second_count > 0
     assert first + second_count == total
+
+
+def test_bridge_reconnects_after_a_broker_restart(mosquitto: Broker, hub: HubProcesses) -> None:
+    metrics_url = f"http://127.0.0.1:{hub.env['HUB_MQTT__METRICS_PORT']}/metrics"
+    hub.start("api")
+    enroll_devices(hub)
+    hub.start("bridge")
+    data_dir = Path(hub.env["HUB_DATA_DIR"])
+    first = Stream(mosquitto, 500, rate=5000)
+    first.run()
+    wait_until(lambda: stored(data_dir)[0] == 500, "the first readings")
+    mosquitto.stop()
+    time.sleep(3)  # the bridge retries with backoff meanwhile
+    mosquitto.start()
+    wait_until(
+        lambda: metric(metrics_url, "hub_mqtt_reconnects_total") >= 1, "a reconnect", timeout=60
+    )
+    second = Stream(mosquitto, 1000, rate=5000)
+    second.count_offset = 500
+    second.run()
+    assert second.error is None, second.error
+    wait_until(lambda: stored(data_dir)[0] == 1000, "readings after the restart", timeout=60)
