@@ -10,7 +10,7 @@ from prometheus_client import make_asgi_app
 
 from api import errors
 from api.deps import HubContext
-from api.routes import admin, enrollments, health, readings
+from api.routes import admin, care, devices, enrollments, health, ingest, patients, readings
 from hub import __version__
 from hub.config import Settings
 from hub.ingest import open_ingestor
@@ -38,6 +38,6 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     # Process metrics (CPU, memory, GC); no label carries patient data.
     app.mount("/metrics", make_asgi_app())
-    for module in (health, enrollments, readings, admin):
+    for module in (health, patients, care, devices, enrollments, readings, ingest, admin):
         app.include_router(module.router)
     return app

@@ -4,7 +4,8 @@ Every access to a patient's data — allowed or refused — is written to the au
 the answer is sent. Object rules (DESIGN.md, "Security model"):
 
 * a patient reads only their own data (token subject = pseudonymous patient id);
-* a practitioner needs an active care relationship — not modelled yet, so refused;
+* a practitioner reads the data of patients with whom they have an active care relationship;
+  consent, the audit trail, export and erasure are the patient's own;
 * device makers and admins never read patient data through these routes.
 """
 
@@ -41,11 +42,33 @@ def require_role(principal: Principal, *roles: Role) -> None:
         raise Problem(403, "forbidden", f"this operation needs the role {allowed}")
 
 
+def may_access_patient(
+    context: HubContext, principal: Principal, patient_id: str, *, practitioners: bool = True
+) -> bool:
+    """The object rule: the patient themselves, or a practitioner in active care."""
+    if principal.role is Role.PATIENT:
+        return principal.subject == patient_id
+    if principal.role is Role.PRACTITIONER and practitioners:
+        return context.registry.has_care_relationship(
+            principal.subject, patient_id, at=context.clock()
+        )
+    return False
+
+
 def authorize_patient_access(
-    context: HubContext, principal: Principal, patient_id: str, action: str
+    context: HubContext,
+    principal: Principal,
+    patient_id: str,
+    action: str,
+    *,
+    practitioners: bool = True,
 ) -> None:
-    """Allow or refuse ``action`` on ``patient_id``'s data; audit the decision either way."""
-    allowed = principal.role is Role.PATIENT and principal.subject == patient_id
+    """Allow or refuse ``action`` on ``patient_id``'s data; audit the decision either way.
+
+    ``practitioners=False`` for what only the patient may do (consent, audit trail, export,
+    erasure).
+    """
+    allowed = may_access_patient(context, principal, patient_id, practitioners=practitioners)
     context.registry.audit(
         at=context.clock(),
         actor=principal.subject,

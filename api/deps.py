@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.ratelimit import TokenBuckets
 from hub.config import Settings
 from hub.ingest import Ingestor
 from hub.registry import Registry
@@ -24,6 +25,7 @@ class HubContext:
     ingestor: Ingestor
     verifier: TokenVerifier
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ingest_buckets: TokenBuckets | None = None  # provider push rate limits, made on first use
 
 
 def get_context(request: Request) -> HubContext:

@@ -23,6 +23,7 @@ _TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Payload too large",
+    415: "Unsupported media type",
     422: "Invalid request",
     429: "Too many requests",
     503: "Service unavailable",

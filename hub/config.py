@@ -66,8 +66,8 @@ class StoreSettings(BaseModel):
     influx_batch_size: int = Field(5000, ge=1, le=100_000, description="lines per write request")
     influx_write_retries: int = Field(3, ge=0, le=20, description="then StoreUnavailable")
     influx_retry_backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles")
-    influx_resend_window_s: int = Field(
-        7 * 86400, ge=0, description="how far back a receive-timed resend is looked for"
+    influx_resend_window_s: int | None = Field(
+        None, ge=0, description="how far back a receive-timed resend is looked for; None: all"
     )
 
 
@@ -78,6 +78,11 @@ class RegistrySettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Provider pushes (POST /v1/ingest): body size, and a token bucket per principal.
+    max_ingest_bytes: int = Field(1024 * 1024, ge=1024)
+    ingest_rate_per_s: float = Field(10.0, gt=0)
+    ingest_burst: int = Field(20, ge=1)
+    pairing_code_ttl_s: int = Field(900, ge=60)
 
 
 class AuthSettings(BaseModel):

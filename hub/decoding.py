@@ -55,6 +55,8 @@ class Decoded:
     # Gateway frames: the seqs of every frame read from the message, stored or refused, that
     # the gateway may release from its outbox once the batch is committed.
     frame_seqs: tuple[int, ...] = ()
+    # A remote-monitoring provider that pushed the items (consent: source kind "provider").
+    provider_id: str | None = None
 
 
 class MessageDecoder:
@@ -76,6 +78,11 @@ class MessageDecoder:
         return decoder(topic, payload)
 
     # --- policy -------------------------------------------------------------------------
+
+    def policy_for(self, profile_id: str | None) -> Policy:
+        """The policy of a catalog profile (its limits and clock quirks); base if unknown."""
+        profile = self.catalog.get(profile_id) if profile_id else None
+        return self.base_policy if profile is None else self._policy(profile)
 
     def _policy(self, profile: DeviceProfile) -> Policy:
         policy = self._policies.get(profile.id)

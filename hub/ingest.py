@@ -33,7 +33,7 @@ from hub.pipeline import (
     attribute,
     process_measurement,
 )
-from hub.registry.repo import DeadLetter, Registry
+from hub.registry.repo import AuditEvent, DeadLetter, Registry
 from hub.store.base import ReadingStore, StoreError, open_store
 from hub.wire import parse_topic
 
@@ -63,8 +63,20 @@ class BatchReport:
     quarantined: int = 0
     stored_ids: list[str] = field(default_factory=list)
     dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+    refused_by_consent: int = 0
     # End-to-end acks: gateway id -> device id -> frame seqs now durably handled.
     gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    # What became of each item: (message index, item index, outcome, reason, field).
+    items: list[ItemOutcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    message: int
+    index: int | None
+    outcome: str  # accepted | quarantined | rejected | refused
+    reason: str | None = None
+    field: str | None = None
 
 
 @dataclass(slots=True)
@@ -73,6 +85,8 @@ class _Plan:
     held: list[tuple[Reading, str]] = field(default_factory=list)
     gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
+    refused: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    items: list[ItemOutcome] = field(default_factory=list)
 
 
 def _dead_letter(
@@ -114,17 +128,30 @@ class Ingestor:
             max_payload_bytes=max_payload_bytes,
         )
 
-    def _plan(self, messages: Sequence[Incoming]) -> _Plan:
-        plan = _Plan()
-        decoded: list[tuple[Incoming, Decoded]] = []
-        for message in messages:
+    def _decode(self, messages: Sequence[Incoming], plan: _Plan) -> list[tuple[int, Decoded]]:
+        decoded: list[tuple[int, Decoded]] = []
+        for number, message in enumerate(messages):
             try:
                 result = self.decoder.decode(parse_topic(message.topic), message.payload)
             except DecodeError as err:
                 plan.dead.append(
                     _dead_letter(message, None, None, RejectKind.MALFORMED, err.reason, err.field)
                 )
+                plan.items.append(ItemOutcome(number, None, "rejected", err.reason, err.field))
                 continue
+            decoded.append((number, result))
+            if result.frame_seqs:
+                gateway = plan.gateway_acks.setdefault(parse_topic(message.topic).sender_id, {})
+                gateway.setdefault(result.device_id, []).extend(result.frame_seqs)
+        return decoded
+
+    def _decide(
+        self, messages: Sequence[Incoming], decoded: list[tuple[int, Decoded]], plan: _Plan
+    ) -> None:
+        enrollments = self.registry.enrollments_for(d.device_id for _, d in decoded)
+        accepted: list[tuple[int, int | None, Decoded, Reading]] = []
+        for number, result in decoded:
+            message = messages[number]
             for item in result.errors:
                 plan.dead.append(
                     _dead_letter(
@@ -136,12 +163,9 @@ class Ingestor:
                         item.error.field,
                     )
                 )
-            decoded.append((message, result))
-            if result.frame_seqs:
-                gateway = plan.gateway_acks.setdefault(parse_topic(message.topic).sender_id, {})
-                gateway.setdefault(result.device_id, []).extend(result.frame_seqs)
-        enrollments = self.registry.enrollments_for(d.device_id for _, d in decoded)
-        for message, result in decoded:
+                plan.items.append(
+                    ItemOutcome(number, item.index, "rejected", item.error.reason, item.error.field)
+                )
             for index, measurement in result.items:
                 outcome = process_measurement(
                     measurement,
@@ -152,22 +176,67 @@ class Ingestor:
                     policy=result.policy,
                 )
                 if isinstance(outcome, Accepted):
-                    plan.accepted.append(outcome.reading)
+                    accepted.append((number, index, result, outcome.reading))
                 elif isinstance(outcome, Quarantined):
                     plan.held.append((outcome.reading, outcome.reason))
+                    plan.items.append(ItemOutcome(number, index, "quarantined", outcome.reason))
                 else:
                     plan.dead.append(_rejected(message, result.device_id, index, outcome))
-        return plan
+                    plan.items.append(
+                        ItemOutcome(number, index, "rejected", outcome.reason, outcome.field)
+                    )
+        # Consent: a source the patient objected to feeds nothing; the refusal is audited.
+        objections = self.registry.active_objections(r.patient_id for *_, r in accepted)
+        for number, index, result, reading in accepted:
+            source = _objected_source(reading, result, objections)
+            if source is None:
+                plan.accepted.append(reading)
+                plan.items.append(ItemOutcome(number, index, "accepted"))
+            else:
+                plan.refused[(reading.patient_id, *source)] += 1
+                plan.items.append(
+                    ItemOutcome(number, index, "refused", "the patient objects to this source")
+                )
 
     def ingest(self, messages: Sequence[Incoming]) -> BatchReport:
         """Parse, decide and durably commit a batch. Raises :class:`IngestUnavailable`."""
+        plan = _Plan()
         try:
-            plan = self._plan(messages)
-            # Refusals first: once the readings are committed, everything is.
-            self.registry.keep_rejects(plan.dead, plan.held)
-            result = self.store.write_batch(plan.accepted)
+            self._decide(messages, self._decode(messages, plan), plan)
+            return self._commit(messages, plan)
         except (StoreError, SQLAlchemyError) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
+
+    def ingest_decoded(self, message: Incoming, decoded: Sequence[Decoded]) -> BatchReport:
+        """Decide and commit items already decoded by a transport (the provider push API).
+
+        ``message`` is the request as received: its body is what dead letters keep.
+        """
+        plan = _Plan()
+        try:
+            self._decide([message], [(0, d) for d in decoded], plan)
+            return self._commit([message], plan)
+        except (StoreError, SQLAlchemyError) as err:
+            raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
+
+    def _commit(self, messages: Sequence[Incoming], plan: _Plan) -> BatchReport:
+        at = max(m.receive_time for m in messages) if messages else None
+        audits = [
+            AuditEvent(
+                at=at,
+                actor=source_id,
+                role=f"source:{kind}",
+                action="ingest.refused-by-consent",
+                patient_id=patient_id,
+                outcome="refused",
+                detail=f"{count} reading(s) from {kind} {source_id}",
+            )
+            for (patient_id, kind, source_id), count in plan.refused.items()
+            if at is not None
+        ]
+        # Refusals first: once the readings are committed, everything is.
+        self.registry.keep_rejects(plan.dead, plan.held, audits)
+        result = self.store.write_batch(plan.accepted)
         for dead in plan.dead:
             _log_dead_letter(dead)
         return BatchReport(
@@ -179,6 +248,8 @@ class Ingestor:
             stored_ids=[r.reading_id for r in plan.accepted],
             gateway_acks=plan.gateway_acks,
             dead_letter_kinds=dict(Counter(d.kind for d in plan.dead)),
+            refused_by_consent=sum(plan.refused.values()),
+            items=plan.items,
         )
 
     def close(self) -> None:
@@ -193,6 +264,19 @@ class Ingestor:
         self.store.write_batch(released)  # durable first, then leave quarantine
         self.registry.release_quarantined([r.reading_id for r in released])
         return len(released)
+
+
+def _objected_source(
+    reading: Reading, decoded: Decoded, objections: set[tuple[str, str, str]]
+) -> tuple[str, str] | None:
+    """The (kind, id) of the first source of ``reading`` its patient objects to, if any."""
+    sources = [("device", reading.device_id)]
+    if decoded.provider_id is not None:
+        sources.append(("provider", decoded.provider_id))
+    for kind, source_id in sources:
+        if (reading.patient_id, kind, source_id) in objections:
+            return kind, source_id
+    return None
 
 
 def _rejected(

@@ -164,12 +164,12 @@ def _field(item: dict[str, Any], name: str, prefix: str) -> Any:
         if isinstance(value, int):
             value = Decimal(value)
         if not isinstance(value, Decimal):
-            raise WireError(f"expected a number, got {_json_type(value)}", field=where)
+            raise WireError(f"expected a number, got {json_type(value)}", field=where)
         if not value.is_finite():
             raise WireError("value must be finite", field=where)
         return value
     if not isinstance(value, expected):
-        raise WireError(f"expected {_type_name(expected)}, got {_json_type(value)}", field=where)
+        raise WireError(f"expected {_type_name(expected)}, got {json_type(value)}", field=where)
     return value
 
 
@@ -177,7 +177,7 @@ def _type_name(kind: type) -> str:
     return {str: "a string", int: "an integer", Decimal: "a number"}[kind]
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     names = {
         dict: "an object",
         list: "an array",
@@ -202,12 +202,13 @@ def parse_time(text: str, field: str = "time") -> datetime:
     return moment
 
 
-def _reading(item: Any, prefix: str) -> Measurement:
+def parse_reading(item: Any, prefix: str, *, extra: frozenset[str] = frozenset()) -> Measurement:
+    """One canonical reading object; ``extra`` names further fields the caller reads itself."""
     if not isinstance(item, dict):
         raise WireError(
-            f"expected an object, got {_json_type(item)}", field=prefix.rstrip(".") or None
+            f"expected an object, got {json_type(item)}", field=prefix.rstrip(".") or None
         )
-    unknown = sorted(set(item) - set(_FIELDS))
+    unknown = sorted(set(item) - set(_FIELDS) - extra)
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{prefix}{unknown[0]}")
     metric = _field(item, "metric", prefix)
@@ -242,9 +243,9 @@ def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> Par
     if isinstance(document, dict) and set(document) == {"readings"}:
         document = document["readings"]
     if isinstance(document, dict):
-        return ParsedPayload([(None, _reading(document, ""))], [])
+        return ParsedPayload([(None, parse_reading(document, ""))], [])
     if not isinstance(document, list):
-        raise WireError(f"expected a reading object or an array, got {_json_type(document)}")
+        raise WireError(f"expected a reading object or an array, got {json_type(document)}")
     if not document:
         raise WireError("empty array: no readings")
     if len(document) > MAX_READINGS_PER_MESSAGE:
@@ -255,7 +256,7 @@ def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> Par
     errors: list[ItemError] = []
     for index, item in enumerate(document):
         try:
-            measurements.append((index, _reading(item, f"readings[{index}].")))
+            measurements.append((index, parse_reading(item, f"readings[{index}].")))
         except DecodeError as err:
             errors.append(ItemError(index, err))
     return ParsedPayload(measurements, errors)
@@ -299,7 +300,7 @@ def _text(
             raise WireError("required field is missing", field=f"{where}{name}")
         return None
     if not isinstance(value, str):
-        raise WireError(f"expected a string, got {_json_type(value)}", field=f"{where}{name}")
+        raise WireError(f"expected a string, got {json_type(value)}", field=f"{where}{name}")
     if not value or len(value) > max_length:
         raise WireError(f"must be 1-{max_length} characters", field=f"{where}{name}")
     return value
@@ -308,7 +309,7 @@ def _text(
 def _frame(item: Any, index: int) -> Frame:
     where = f"frames[{index}]."
     if not isinstance(item, dict):
-        raise WireError(f"expected an object, got {_json_type(item)}", field=f"frames[{index}]")
+        raise WireError(f"expected an object, got {json_type(item)}", field=f"frames[{index}]")
     unknown = sorted(set(item) - {"seq", "uuid", "data", "time"})
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{where}{unknown[0]}")
@@ -338,7 +339,7 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
     """
     document = parse_json(payload, max_bytes=max_bytes)
     if not isinstance(document, dict):
-        raise WireError(f"expected an object, got {_json_type(document)}")
+        raise WireError(f"expected an object, got {json_type(document)}")
     unknown = sorted(set(document) - {"gateway_time", "device", "frames"})
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=unknown[0])

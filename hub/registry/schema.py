@@ -1,9 +1,16 @@
-"""Registry tables (SQLAlchemy Core). Times are epoch milliseconds UTC (BIGINT)."""
+"""Registry tables (SQLAlchemy Core). Times are epoch milliseconds UTC (BIGINT).
+
+Patients are known by a pseudonymous internal id everywhere; the national health identifier
+(INS) appears in exactly one column, ``patients.ins``, needed to match provider pushes and to
+file documents into the patient's health space. Every other table, and the time-series store,
+holds the pseudonymous id only.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -12,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -26,6 +34,7 @@ enrollments = Table(
     Column("end_ms", BigInteger, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
     Column("created_by", String(128), nullable=False),
+    Column("created_by_role", String(32), nullable=False, server_default="admin"),
     Index("enrollments_device", "device_id", "start_ms"),
     Index("enrollments_patient", "patient_id"),
 )
@@ -71,4 +80,84 @@ audit_events = Table(
     Column("outcome", String(16), nullable=False),
     Column("detail", Text, nullable=True),
     Index("audit_patient", "patient_id", "at_ms"),
+)
+
+
+patients = Table(
+    "patients",
+    metadata,
+    Column("id", String(64), primary_key=True),  # pseudonymous
+    Column("ins", String(15), nullable=False, unique=True),  # NIR (13) + key (2)
+    Column("created_ms", BigInteger, nullable=False),
+    # Document visibility chosen by the patient, passed on with every filing to the vault.
+    Column("hidden_from_professionals", Boolean, nullable=False, server_default=false()),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("profile", String(64), nullable=False),  # catalog profile id (the device model)
+    Column("maker", String(128), nullable=False),  # the device maker's principal id
+    Column("created_ms", BigInteger, nullable=False),
+    Index("devices_maker", "maker"),
+)
+
+pairing_codes = Table(
+    "pairing_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),  # SHA-256 of the one-time code
+    Column("device_id", String(128), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("used_ms", BigInteger, nullable=True),
+)
+
+care_relationships = Table(
+    "care_relationships",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("practitioner_id", String(128), nullable=False),
+    Column("patient_id", String(64), nullable=False),
+    Column("organization", String(128), nullable=True),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=True),
+    Index("care_practitioner_patient", "practitioner_id", "patient_id"),
+)
+
+objections = Table(
+    "objections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("source_kind", String(16), nullable=False),  # device | provider
+    Column("source_id", String(128), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=True),  # withdrawn at
+    Index("objections_patient", "patient_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("principal", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+# Documents waiting to be filed into a patient's health space (IHE MHD ITI-65); filled by the
+# reports issue. Listed here so that erasure and export already cover it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("sent_ms", BigInteger, nullable=True),
+    Index("outbox_patient", "patient_id"),
 )

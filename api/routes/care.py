@@ -1,0 +1,76 @@
+"""``/v1/care-relationships``: which practitioner cares for which patient, and when.
+
+A practitioner reads a patient's data only during an active care relationship. Relationships
+are declared by an admin of the care organisation (in production: fed from the organisation's
+directory).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.auth import CurrentPrincipal, require_role
+from api.deps import Context
+from api.errors import Problem
+from hub.tokens import Role
+
+router = APIRouter(prefix="/v1/care-relationships", tags=["care"])
+
+
+class CareIn(BaseModel):
+    practitioner_id: str = Field(min_length=1, max_length=128)
+    patient_id: str = Field(min_length=1, max_length=64)
+    organization: str | None = Field(None, max_length=128)
+    start: AwareDatetime | None = Field(None, description="default: now")
+    end: AwareDatetime | None = None
+
+
+class CareOut(BaseModel):
+    id: int
+    practitioner_id: str
+    patient_id: str
+    start: datetime
+    end: datetime | None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CareOut)
+def add(body: CareIn, principal: CurrentPrincipal, context: Context) -> CareOut:
+    require_role(principal, Role.ADMIN)
+    start = body.start or context.clock()
+    if body.end is not None and body.end <= start:
+        raise Problem(422, "invalid-range", "`end` must be after `start`", field="end")
+    relationship_id = context.registry.add_care_relationship(
+        body.practitioner_id,
+        body.patient_id,
+        organization=body.organization,
+        start=start,
+        end=body.end,
+    )
+    context.registry.audit(
+        at=context.clock(),
+        actor=principal.subject,
+        role=principal.role.value,
+        action="care.add",
+        patient_id=body.patient_id,
+        outcome="allowed",
+        detail=f"practitioner {body.practitioner_id}",
+    )
+    return CareOut(
+        id=relationship_id,
+        practitioner_id=body.practitioner_id,
+        patient_id=body.patient_id,
+        start=start,
+        end=body.end,
+    )
+
+
+@router.delete("/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT)
+def end(relationship_id: int, principal: CurrentPrincipal, context: Context) -> Response:
+    """End a care relationship now: the practitioner loses access at once."""
+    require_role(principal, Role.ADMIN)
+    if not context.registry.end_care_relationship(relationship_id, at=context.clock()):
+        raise Problem(404, "not-found", "no active care relationship with this id")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

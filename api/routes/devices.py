@@ -1,0 +1,122 @@
+"""``/v1/devices``: device registration by their maker, and one-time pairing codes.
+
+A device maker (or remote-monitoring provider: same role) registers its devices with the
+catalog profile of their model, and sees only its own devices. A pairing code lets a patient
+enroll a device to themselves (``POST /v1/enrollments`` with ``pairing_code``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field, field_validator
+
+from api.auth import CurrentPrincipal, require_role
+from api.deps import Context, HubContext
+from api.errors import Problem
+from device_profiles.catalog import load_catalog
+from hub.identity import check_device_id
+from hub.model import from_epoch_ms
+from hub.registry.repo import DeviceConflict
+from hub.tokens import Principal, Role
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"])
+_CATALOG = load_catalog()
+
+
+class DeviceIn(BaseModel):
+    device_id: str
+    profile: str = Field(description="catalog profile of the model (GET via `hub profiles list`)")
+    maker: str | None = Field(None, description="admins only: the maker's principal id")
+
+    @field_validator("device_id")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        problem = check_device_id(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        if value not in _CATALOG:
+            raise ValueError(f"unknown catalog profile {value!r}")
+        return value
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    profile: str
+    maker: str
+    registered: datetime
+
+
+class PairingCodeOut(BaseModel):
+    code: str = Field(description="shown once; give it to the patient")
+    expires: datetime
+
+
+def _owned_device(context: HubContext, principal: Principal, device_id: str) -> DeviceOut:
+    """The device if the principal may manage it; 404 otherwise (existence is not leaked)."""
+    row = context.registry.device(device_id)
+    if row is None or (principal.role is Role.DEVICE_MAKER and row["maker"] != principal.subject):
+        raise Problem(404, "not-found", "no such device among yours")
+    return DeviceOut(
+        device_id=row["id"],
+        profile=row["profile"],
+        maker=row["maker"],
+        registered=from_epoch_ms(row["created_ms"]),
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceOut)
+def register(
+    body: DeviceIn, principal: CurrentPrincipal, context: Context, response: Response
+) -> DeviceOut:
+    require_role(principal, Role.DEVICE_MAKER, Role.ADMIN)
+    if principal.role is Role.DEVICE_MAKER:
+        if body.maker not in (None, principal.subject):
+            raise Problem(
+                403, "forbidden", "a device maker registers its own devices", field="maker"
+            )
+        maker = principal.subject
+    elif body.maker is None:
+        raise Problem(422, "validation-error", "admins must name the maker", field="maker")
+    else:
+        maker = body.maker
+    try:
+        created = context.registry.register_device(
+            body.device_id, profile=body.profile, maker=maker, now=context.clock()
+        )
+    except DeviceConflict as err:
+        raise Problem(409, "device-conflict", str(err), field="device_id") from err
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _owned_device(context, principal, body.device_id)
+
+
+@router.get("/{device_id}", response_model=DeviceOut)
+def get(device_id: str, principal: CurrentPrincipal, context: Context) -> DeviceOut:
+    require_role(principal, Role.DEVICE_MAKER, Role.ADMIN)
+    return _owned_device(context, principal, device_id)
+
+
+@router.post(
+    "/{device_id}/pairing-codes", status_code=status.HTTP_201_CREATED, response_model=PairingCodeOut
+)
+def pairing_code(device_id: str, principal: CurrentPrincipal, context: Context) -> PairingCodeOut:
+    """A one-time code with which a patient enrolls this device to themselves.
+
+    Issued by the device's maker (printed in the kit) or an admin; valid once, for
+    ``api.pairing_code_ttl_s`` seconds.
+    """
+    require_role(principal, Role.DEVICE_MAKER, Role.ADMIN)
+    _owned_device(context, principal, device_id)
+    now = context.clock()
+    ttl = timedelta(seconds=context.settings.api.pairing_code_ttl_s)
+    code = context.registry.create_pairing_code(
+        device_id, created_by=principal.subject, now=now, ttl=ttl
+    )
+    return PairingCodeOut(code=code, expires=now + ttl)

@@ -1,0 +1,317 @@
+"""``/v1/patients``: registration by INS, the audit trail, consent, export and erasure.
+
+Consent, the audit trail, export and erasure belong to the patient: only the patient's own
+token reaches them (practitioners and admins are refused, and the refusal is audited).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field, field_validator
+
+from api.auth import CurrentPrincipal, authorize_patient_access, require_role
+from api.deps import Context
+from api.errors import Problem
+from hub.ins import InsError, validate_ins
+from hub.model import from_epoch_ms, reading_to_json
+from hub.store.base import MAX_TIME, MIN_TIME
+from hub.tokens import Role
+
+router = APIRouter(prefix="/v1/patients", tags=["patients"])
+
+FHIR_INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"  # INS-NIR (ANS)
+EXPORT_LIMIT = 100_000
+
+
+class PatientIn(BaseModel):
+    ins: str = Field(description="15 characters: NIR + control key", examples=["255081416802538"])
+
+    @field_validator("ins")
+    @classmethod
+    def _ins(cls, value: str) -> str:
+        try:
+            return validate_ins(value)
+        except InsError as err:
+            raise ValueError(str(err)) from err
+
+
+class PatientOut(BaseModel):
+    patient_id: str = Field(description="pseudonymous id used everywhere else")
+    created: bool
+
+
+@router.post("", response_model=PatientOut)
+def register_patient(
+    body: PatientIn, principal: CurrentPrincipal, context: Context, response: Response
+) -> PatientOut:
+    """The pseudonymous id of the patient with this INS (created on first use: 201)."""
+    require_role(principal, Role.ADMIN, Role.PRACTITIONER)
+    patient_id, created = context.registry.register_patient(body.ins, now=context.clock())
+    context.registry.audit(
+        at=context.clock(),
+        actor=principal.subject,
+        role=principal.role.value,
+        action="patient.register",
+        patient_id=patient_id,
+        outcome="allowed",
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return PatientOut(patient_id=patient_id, created=created)
+
+
+# --- audit trail ---------------------------------------------------------------------------
+
+
+def _audit_event(row: dict[str, Any]) -> dict[str, Any]:
+    """One row as a FHIR R4 AuditEvent (the subset a patient needs to read it)."""
+    return {
+        "resourceType": "AuditEvent",
+        "id": str(row["id"]),
+        "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest",
+            "display": "RESTful Operation",
+        },
+        "subtype": [{"code": row["action"]}],
+        "recorded": from_epoch_ms(row["at_ms"]).isoformat(),
+        "outcome": "0" if row["outcome"] == "allowed" else "4",
+        "outcomeDesc": row["outcome"] + (f": {row['detail']}" if row["detail"] else ""),
+        "agent": [
+            {
+                "who": {"identifier": {"value": row["actor"]}},
+                "role": [{"text": row["role"]}],
+                "requestor": True,
+            }
+        ],
+        "entity": [{"what": {"reference": f"Patient/{row['patient_id']}"}}],
+    }
+
+
+@router.get("/{patient_id}/audit")
+def audit_trail(
+    patient_id: str,
+    principal: CurrentPrincipal,
+    context: Context,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Who accessed this patient's data, refusals included, newest first (FHIR AuditEvent)."""
+    authorize_patient_access(context, principal, patient_id, "audit.read", practitioners=False)
+    rows = context.registry.audit_trail(patient_id, limit=limit)
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(rows),
+        "entry": [{"resource": _audit_event(row)} for row in rows],
+    }
+
+
+# --- consent -------------------------------------------------------------------------------
+
+
+class ObjectionIn(BaseModel):
+    source_kind: Literal["device", "provider"]
+    source_id: str = Field(min_length=1, max_length=128)
+
+
+class ObjectionOut(BaseModel):
+    id: int
+    source_kind: str
+    source_id: str
+    since: datetime
+    withdrawn: datetime | None
+
+
+class VisibilityIn(BaseModel):
+    hidden_from_professionals: bool
+
+
+class ConsentOut(BaseModel):
+    objections: list[ObjectionOut]
+    hidden_from_professionals: bool
+
+
+def _objection(row: dict[str, Any]) -> ObjectionOut:
+    return ObjectionOut(
+        id=row["id"],
+        source_kind=row["source_kind"],
+        source_id=row["source_id"],
+        since=from_epoch_ms(row["start_ms"]),
+        withdrawn=None if row["end_ms"] is None else from_epoch_ms(row["end_ms"]),
+    )
+
+
+@router.get("/{patient_id}/consent", response_model=ConsentOut)
+def consent(patient_id: str, principal: CurrentPrincipal, context: Context) -> ConsentOut:
+    """The patient's objections (in force and withdrawn) and document visibility."""
+    authorize_patient_access(context, principal, patient_id, "consent.read", practitioners=False)
+    patient = context.registry.patient(patient_id)
+    return ConsentOut(
+        objections=[_objection(r) for r in context.registry.objections(patient_id)],
+        hidden_from_professionals=bool(patient and patient["hidden_from_professionals"]),
+    )
+
+
+@router.post(
+    "/{patient_id}/objections", status_code=status.HTTP_201_CREATED, response_model=ObjectionOut
+)
+def object_to_source(
+    patient_id: str,
+    body: ObjectionIn,
+    principal: CurrentPrincipal,
+    context: Context,
+    response: Response,
+) -> ObjectionOut:
+    """Refuse a device or a provider: from now on nothing it sends is stored for the patient.
+
+    Each refused reading is recorded in the patient's audit trail (no reading is kept).
+    Objecting twice to the same source returns the objection in force (200).
+    """
+    authorize_patient_access(context, principal, patient_id, "consent.object", practitioners=False)
+    objection_id, created = context.registry.add_objection(
+        patient_id, body.source_kind, body.source_id, now=context.clock()
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    [row] = [r for r in context.registry.objections(patient_id) if r["id"] == objection_id]
+    return _objection(row)
+
+
+@router.delete("/{patient_id}/objections/{objection_id}", status_code=status.HTTP_204_NO_CONTENT)
+def withdraw_objection(
+    patient_id: str, objection_id: int, principal: CurrentPrincipal, context: Context
+) -> Response:
+    """Withdraw an objection: the source may feed the patient's space again from now on."""
+    authorize_patient_access(
+        context, principal, patient_id, "consent.withdraw", practitioners=False
+    )
+    if not context.registry.withdraw_objection(patient_id, objection_id, now=context.clock()):
+        raise Problem(404, "not-found", "no objection in force with this id")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/{patient_id}/document-visibility", response_model=ConsentOut)
+def set_visibility(
+    patient_id: str, body: VisibilityIn, principal: CurrentPrincipal, context: Context
+) -> ConsentOut:
+    """Hide (or show) the hub's documents from health professionals in the patient's space.
+
+    The choice travels with every document the hub files to the vault (IHE MHD ITI-65
+    ``confidentialityCode``); documents already filed are updated by the vault issue.
+    """
+    authorize_patient_access(
+        context, principal, patient_id, "consent.visibility", practitioners=False
+    )
+    if not context.registry.set_document_visibility(
+        patient_id, hidden_from_professionals=body.hidden_from_professionals
+    ):
+        raise Problem(404, "not-found", "this patient is not registered (POST /v1/patients)")
+    return consent(patient_id, principal, context)
+
+
+# --- GDPR ------------------------------------------------------------------------------------
+
+
+def _fhir_observation(reading: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": reading["reading_id"],
+        "status": "final",
+        "code": {"text": reading["metric"]},
+        "subject": {"reference": f"Patient/{reading['patient_id']}"},
+        "effectiveDateTime": reading["effective_time"],
+        "valueQuantity": {
+            "value": reading["value"],
+            "unit": reading["unit"],
+            "system": "http://unitsofmeasure.org",
+            "code": reading["unit"],
+        },
+        "device": {"identifier": {"value": reading["device_id"]}},
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value
+
+
+@router.get("/{patient_id}/export")
+def export(patient_id: str, principal: CurrentPrincipal, context: Context) -> dict[str, Any]:
+    """Everything the hub holds about the patient, as a FHIR ``collection`` Bundle.
+
+    Readings are Observations; the registry's rows (enrollments, consent, audit trail,
+    quarantine and dead letters of the patient's devices, documents waiting to be filed) are
+    included as one ``Basic`` entry per table (rows as JSON), so nothing is left out.
+    """
+    authorize_patient_access(context, principal, patient_id, "patient.export", practitioners=False)
+    readings = context.store.readings(patient_id, None, MIN_TIME, MAX_TIME, limit=EXPORT_LIMIT)
+    tables = context.registry.export_patient(patient_id)
+    entries: list[dict[str, Any]] = []
+    for row in tables.pop("patients"):
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": patient_id,
+                    "identifier": [{"system": FHIR_INS_SYSTEM, "value": row["ins"]}],
+                }
+            }
+        )
+    entries += [{"resource": _fhir_observation(reading_to_json(r))} for r in readings]
+    for table, rows in tables.items():
+        entries.append(
+            {
+                "resource": {
+                    "resourceType": "Basic",
+                    "id": table,
+                    "code": {"text": f"hub registry: {table}"},
+                    "extension": [
+                        {
+                            "url": "urn:health-device-hub:registry-rows",
+                            "valueString": json.dumps(
+                                [{k: _plain(v) for k, v in row.items()} for row in rows]
+                            ),
+                        }
+                    ],
+                }
+            }
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": context.clock().isoformat(),
+        "total": len(entries),
+        "entry": entries,
+    }
+
+
+class ErasureOut(BaseModel):
+    readings: int
+    registry: dict[str, int]
+
+
+@router.delete("/{patient_id}", response_model=ErasureOut)
+def erase(patient_id: str, principal: CurrentPrincipal, context: Context) -> ErasureOut:
+    """Erase everything about the patient: readings, registry rows, quarantine, dead letters
+    of their devices, documents waiting to be filed, consent and the audit trail.
+
+    One audit event survives: the erasure itself, under the pseudonymous id.
+    """
+    authorize_patient_access(context, principal, patient_id, "patient.erase", practitioners=False)
+    readings = context.store.erase_patient(patient_id)
+    counts = context.registry.erase_patient(patient_id)
+    context.registry.audit(
+        at=context.clock(),
+        actor=principal.subject,
+        role=principal.role.value,
+        action="patient.erased",
+        patient_id=patient_id,
+        outcome="allowed",
+        detail=f"{readings} readings; registry rows {sum(counts.values())}",
+    )
+    return ErasureOut(readings=readings, registry=counts)
