@@ -60,9 +60,9 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         try:
-            key: object = self.settings.secret
+            key: str | jwt.PyJWK = self.settings.secret
             if self._jwks is not None:
-                key = self._jwks.get_signing_key_from_jwt(token).key
+                key = self._jwks.get_signing_key_from_jwt(token)
             claims = jwt.decode(
                 token,
                 key,

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field, field_validator
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
+from api.types import DeviceId
 from device_profiles.catalog import load_catalog
-from hub.identity import check_device_id
 from hub.model import from_epoch_ms
 from hub.registry.repo import DeviceConflict
 from hub.tokens import Principal, Role
@@ -26,17 +26,9 @@ _CATALOG = load_catalog()
 
 
 class DeviceIn(BaseModel):
-    device_id: str
+    device_id: DeviceId
     profile: str = Field(description="catalog profile of the model (GET via `hub profiles list`)")
     maker: str | None = Field(None, description="admins only: the maker's principal id")
-
-    @field_validator("device_id")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        problem = check_device_id(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @field_validator("profile")
     @classmethod

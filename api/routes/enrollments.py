@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api.auth import CurrentPrincipal
 from api.deps import Context, HubContext
 from api.errors import Problem
-from hub.identity import check_device_id, check_patient_id
+from api.types import DeviceId, PatientId
 from hub.registry.repo import EnrollmentConflict
 from hub.tokens import Principal, Role
 
@@ -18,28 +18,12 @@ router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 
 
 class EnrollmentIn(BaseModel):
-    device_id: str = Field(examples=["sim-cgm-0001"])
-    patient_id: str = Field(examples=["pat-demo-0001"])
+    device_id: DeviceId = Field(examples=["sim-cgm-0001"])
+    patient_id: PatientId = Field(examples=["pat-demo-0001"])
     start: AwareDatetime | None = Field(None, description="default: now")
     pairing_code: str | None = Field(
         None, max_length=32, description="a patient enrolling a device to themselves"
     )
-
-    @field_validator("device_id")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        problem = check_device_id(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("patient_id")
-    @classmethod
-    def _patient(cls, value: str) -> str:
-        problem = check_patient_id(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
 
 class EnrollmentOut(BaseModel):
