@@ -4,8 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the integration tests run for real (installed when missing, as root).
-TEST_DEBS := mosquitto mosquitto-clients influxdb
 
 .PHONY: run test check test-unit test-integration bench bench-store fmt deps-test clean help
 
@@ -24,12 +22,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/hub up
 
-# Installs what the integration tests need when it is missing: Debian packages as root,
-# otherwise it says what to install. Tests needing a missing server fail with that message.
+# Installs the Debian packages the integration tests run for real (Mosquitto, InfluxDB,
+# PostgreSQL) when missing, as root; otherwise it says what to install.
 deps-test:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto mosquitto-clients"; \
 	command -v influxd >/dev/null || missing="$$missing influxdb"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.model import Reading, epoch_ms, from_epoch_ms, reading_from_json, reading_to_json
 from hub.pipeline import Enrollment
-from hub.registry import schema
+from hub.registry import migrations, schema
 
 
 class RegistryError(Exception):
@@ -83,7 +83,11 @@ class Registry:
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        schema.metadata.create_all(self.engine)
+        try:
+            migrations.upgrade(self.engine)  # an upgrade never loses data (docs/registry.md)
+        except migrations.MigrationError as err:
+            self.engine.dispose()
+            raise RegistryError(str(err)) from err
 
     def _insert_ignoring_duplicates(self, table: Any) -> Any:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
