@@ -38,8 +38,7 @@ def test_devices_belong_to_their_maker(registry: Registry) -> None:
 
 
 def test_pairing_codes_work_once_for_their_device_until_they_expire(registry: Registry) -> None:
-    code = registry.create_pairing_code("d1", created_by="acme", now=NOW,
-                                        ttl=timedelta(minutes=15))
+    code = registry.create_pairing_code("d1", created_by="acme", now=NOW, ttl=timedelta(minutes=15))
     assert not registry.redeem_pairing_code(code, "d2", now=NOW)
     assert not registry.redeem_pairing_code(code, "d1", now=NOW + timedelta(minutes=16))
     assert registry.redeem_pairing_code(code.lower(), "d1", now=NOW)
@@ -47,8 +46,7 @@ def test_pairing_codes_work_once_for_their_device_until_they_expire(registry: Re
 
 
 def test_care_relationships_have_a_period(registry: Registry) -> None:
-    rid = registry.add_care_relationship("dr-1", "pat-1", organization="chu", start=NOW,
-                                         end=None)
+    rid = registry.add_care_relationship("dr-1", "pat-1", organization="chu", start=NOW, end=None)
     assert not registry.has_care_relationship("dr-1", "pat-1", at=NOW - timedelta(seconds=1))
     assert registry.has_care_relationship("dr-1", "pat-1", at=NOW)
     assert not registry.has_care_relationship("dr-2", "pat-1", at=NOW)
@@ -63,7 +61,9 @@ def test_objections_in_force_and_withdrawn(registry: Registry) -> None:
     assert registry.add_objection("pat-1", "device", "d1", now=NOW) == (oid, False)
     registry.add_objection("pat-2", "provider", "acme", now=NOW)
     assert registry.active_objections(["pat-1", "pat-2", "pat-3"]) == {
-        ("pat-1", "device", "d1"), ("pat-2", "provider", "acme")}
+        ("pat-1", "device", "d1"),
+        ("pat-2", "provider", "acme"),
+    }
     assert not registry.withdraw_objection("pat-2", oid, now=NOW)  # not theirs
     assert registry.withdraw_objection("pat-1", oid, now=NOW)
     assert registry.active_objections(["pat-1"]) == set()
@@ -71,10 +71,12 @@ def test_objections_in_force_and_withdrawn(registry: Registry) -> None:
 
 
 def test_idempotency_keys_are_per_principal(registry: Registry) -> None:
-    registry.save_idempotent_response("acme", "k", request_hash="h", status=200,
-                                      response="{}", now=NOW)
-    registry.save_idempotent_response("acme", "k", request_hash="other", status=200,
-                                      response="[]", now=NOW)  # first one wins
+    registry.save_idempotent_response(
+        "acme", "k", request_hash="h", status=200, response="{}", now=NOW
+    )
+    registry.save_idempotent_response(
+        "acme", "k", request_hash="other", status=200, response="[]", now=NOW
+    )  # first one wins
     assert registry.idempotent_response("acme", "k") == ("h", 200, "{}")
     assert registry.idempotent_response("globex", "k") is None
 
@@ -85,12 +87,17 @@ def test_erasure_removes_every_row_about_the_patient(registry: Registry) -> None
     registry.enroll("d9", "pat-other", NOW - timedelta(days=1), actor="ops", created=NOW)
     registry.add_objection(patient, "device", "d7", now=NOW)
     registry.add_care_relationship("dr-1", patient, organization=None, start=NOW, end=None)
-    registry.keep_rejects([], [], [AuditEvent(NOW, "dr-1", "practitioner", "readings.list",
-                                              patient, "allowed")])
+    registry.keep_rejects(
+        [], [], [AuditEvent(NOW, "dr-1", "practitioner", "readings.list", patient, "allowed")]
+    )
     exported = registry.export_patient(patient)
     assert {k: len(v) for k, v in exported.items() if v} == {
-        "patients": 1, "enrollments": 1, "care_relationships": 1, "objections": 1,
-        "audit_events": 1}
+        "patients": 1,
+        "enrollments": 1,
+        "care_relationships": 1,
+        "objections": 1,
+        "audit_events": 1,
+    }
     counts = registry.erase_patient(patient)
     assert counts["patients"] == 1 and counts["enrollments"] == 1
     assert all(not rows for rows in registry.export_patient(patient).values())

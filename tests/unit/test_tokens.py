@@ -44,14 +44,20 @@ def jwks_url() -> Iterator[str]:
 
 
 def token(key: Any, **claims: Any) -> str:
-    base = {"iss": "https://idp.example", "aud": "health-device-hub", "sub": "pat-1",
-            "role": "patient", "exp": int((NOW + timedelta(hours=1)).timestamp())}
+    base = {
+        "iss": "https://idp.example",
+        "aud": "health-device-hub",
+        "sub": "pat-1",
+        "role": "patient",
+        "exp": int((NOW + timedelta(hours=1)).timestamp()),
+    }
     return jwt.encode({**base, **claims}, key, algorithm="RS256", headers={"kid": "k1"})
 
 
 def verifier(url: str) -> TokenVerifier:
-    return TokenVerifier(AuthSettings(issuer="https://idp.example", jwks_url=url,
-                                      algorithms=["RS256"]))
+    return TokenVerifier(
+        AuthSettings(issuer="https://idp.example", jwks_url=url, algorithms=["RS256"])
+    )
 
 
 def test_a_token_signed_by_the_issuer_verifies(jwks_url: str) -> None:
@@ -59,23 +65,34 @@ def test_a_token_signed_by_the_issuer_verifies(jwks_url: str) -> None:
     assert (principal.subject, principal.role) == ("pat-1", Role.PATIENT)
 
 
-@pytest.mark.parametrize(("key", "claims", "message"), [
-    (OTHER_KEY, {}, "invalid token"),
-    (KEY, {"iss": "https://evil.example"}, "issuer"),
-    (KEY, {"aud": "another-api"}, "audience"),
-    (KEY, {"exp": int((NOW - timedelta(minutes=5)).timestamp())}, "expired"),
-    (KEY, {"role": "superuser"}, "unknown role"),
-])
-def test_bad_tokens_are_refused_with_the_reason(jwks_url: str, key: Any,
-                                                claims: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "claims", "message"),
+    [
+        (OTHER_KEY, {}, "invalid token"),
+        (KEY, {"iss": "https://evil.example"}, "issuer"),
+        (KEY, {"aud": "another-api"}, "audience"),
+        (KEY, {"exp": int((NOW - timedelta(minutes=5)).timestamp())}, "expired"),
+        (KEY, {"role": "superuser"}, "unknown role"),
+    ],
+)
+def test_bad_tokens_are_refused_with_the_reason(
+    jwks_url: str, key: Any, claims: dict[str, Any], message: str
+) -> None:
     with pytest.raises(TokenError, match=message):
         verifier(jwks_url).verify(token(key, **claims))
 
 
 def test_hs256_development_tokens_are_refused_by_a_jwks_verifier(jwks_url: str) -> None:
-    forged = jwt.encode({"iss": "https://idp.example", "aud": "health-device-hub",
-                         "sub": "pat-1", "role": "admin",
-                         "exp": int((NOW + timedelta(hours=1)).timestamp())},
-                        "guessable-secret-" + "x" * 20, algorithm="HS256")
+    forged = jwt.encode(
+        {
+            "iss": "https://idp.example",
+            "aud": "health-device-hub",
+            "sub": "pat-1",
+            "role": "admin",
+            "exp": int((NOW + timedelta(hours=1)).timestamp()),
+        },
+        "guessable-secret-" + "x" * 20,
+        algorithm="HS256",
+    )
     with pytest.raises(TokenError):
         verifier(jwks_url).verify(forged)
