@@ -1,6 +1,11 @@
-"""Time-series stores: the :class:`ReadingStore` protocol and its backends."""
+"""Time-series stores: the :class:`ReadingStore` protocol and its backends.
+
+Backends: ``hub.store.sqlite`` (embedded default) and ``hub.store.influx`` (InfluxDB 1.x, 2.x,
+3.x); :func:`open_store` picks one from the settings. docs/storage.md describes both.
+"""
 
 from hub.store.base import (
+    Downsampled,
     ReadingStore,
     Series,
     StoreError,
@@ -8,9 +13,11 @@ from hub.store.base import (
     StoreUnavailable,
     WriteResult,
     open_store,
+    validate_for_store,
 )
 
 __all__ = [
+    "Downsampled",
     "ReadingStore",
     "Series",
     "StoreError",
@@ -18,4 +25,5 @@ __all__ = [
     "StoreUnavailable",
     "WriteResult",
     "open_store",
+    "validate_for_store",
 ]
