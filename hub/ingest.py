@@ -34,7 +34,13 @@ from hub.pipeline import (
     process_measurement,
 )
 from hub.registry.repo import AuditEvent, DeadLetter, Registry
-from hub.store.base import ReadingStore, StoreError, open_store
+from hub.store.base import (
+    ReadingStore,
+    StoreError,
+    StoreRejected,
+    open_store,
+    validate_for_store,
+)
 from hub.wire import parse_topic
 
 log = logging.getLogger(__name__)
@@ -176,8 +182,16 @@ class Ingestor:
                     policy=result.policy,
                 )
                 if isinstance(outcome, Accepted):
-                    accepted.append((number, index, result, outcome.reading))
-                elif isinstance(outcome, Quarantined):
+                    try:
+                        # Refused by the store's own rules: that reading alone is dead-lettered;
+                        # it must never hold back (or endlessly retry) the rest of the batch.
+                        validate_for_store(outcome.reading)
+                    except StoreRejected as err:
+                        outcome = Rejected(RejectKind.STORE_REFUSED, str(err))
+                    else:
+                        accepted.append((number, index, result, outcome.reading))
+                        continue
+                if isinstance(outcome, Quarantined):
                     plan.held.append((outcome.reading, outcome.reason))
                     plan.items.append(ItemOutcome(number, index, "quarantined", outcome.reason))
                 else:

@@ -43,6 +43,7 @@ class RejectKind(enum.StrEnum):
     NOT_PATIENT_READING = "not-patient-reading"  # control solution, calibration
     BAD_UNIT = "bad-unit"
     IMPLAUSIBLE = "implausible"  # physically impossible value
+    STORE_REFUSED = "store-refused"  # a reading the time-series store's rules refuse
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import Context
 from api.errors import Problem
+from hub.store import StoreError
 
 router = APIRouter(tags=["health"])
 
@@ -19,6 +20,10 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(context: Context) -> dict[str, Any]:
+    try:
+        context.store.ping()
+    except StoreError as err:
+        raise Problem(503, "not-ready", f"time-series store unavailable: {err}") from err
     try:
         counts = context.registry.counts()
     except Exception as err:

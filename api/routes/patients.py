@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,17 +16,17 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field, field_validator
 
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
-from api.deps import Context
+from api.deps import Context, HubContext
 from api.errors import Problem
 from hub.ins import InsError, validate_ins
-from hub.model import from_epoch_ms, reading_to_json
+from hub.model import Reading, epoch_ms, from_epoch_ms, reading_to_json
 from hub.store.base import MAX_TIME, MIN_TIME
 from hub.tokens import Role
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
 FHIR_INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"  # INS-NIR (ANS)
-EXPORT_LIMIT = 100_000
+EXPORT_PAGE = 10_000
 
 
 class PatientIn(BaseModel):
@@ -240,6 +241,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _all_readings(context: HubContext, patient_id: str) -> Iterator[Reading]:
+    """Every reading of the patient, page by page (a year of CGM is over 100,000)."""
+    after: tuple[int, str] | None = None
+    while True:
+        page = context.store.readings(
+            patient_id, None, MIN_TIME, MAX_TIME, after=after, limit=EXPORT_PAGE
+        )
+        yield from page
+        if len(page) < EXPORT_PAGE:
+            return
+        after = (epoch_ms(page[-1].effective_time), page[-1].reading_id)
+
+
 @router.get("/{patient_id}/export")
 def export(patient_id: str, principal: CurrentPrincipal, context: Context) -> dict[str, Any]:
     """Everything the hub holds about the patient, as a FHIR ``collection`` Bundle.
@@ -249,7 +263,7 @@ def export(patient_id: str, principal: CurrentPrincipal, context: Context) -> di
     included as one ``Basic`` entry per table (rows as JSON), so nothing is left out.
     """
     authorize_patient_access(context, principal, patient_id, "patient.export", practitioners=False)
-    readings = context.store.readings(patient_id, None, MIN_TIME, MAX_TIME, limit=EXPORT_LIMIT)
+    readings = list(_all_readings(context, patient_id))
     tables = context.registry.export_patient(patient_id)
     entries: list[dict[str, Any]] = []
     for row in tables.pop("patients"):
