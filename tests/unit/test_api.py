@@ -220,8 +220,9 @@ def test_a_reading_the_store_refuses_is_dead_lettered_alone(client: TestClient) 
     enroll(client, "cgm-9", start=(NOW - timedelta(days=1)).isoformat())
     ingestor = client.app.state.hub.ingestor  # type: ignore[attr-defined]
     # A receive clock in 2300 (a broken host clock) makes the effective time unstorable.
-    broken = Incoming("hs/v1/devices/cgm-9/readings", reading(150, 5).encode(),
-                      datetime(2300, 1, 1, tzinfo=UTC))
+    broken = Incoming(
+        "hs/v1/devices/cgm-9/readings", reading(150, 5).encode(), datetime(2300, 1, 1, tzinfo=UTC)
+    )
     good = Incoming("hs/v1/devices/cgm-9/readings", reading(151, 4).encode(), NOW)
     report = ingestor.ingest([broken, good])
     assert (report.stored, report.dead_lettered) == (1, 1)
