@@ -1,213 +1,612 @@
-"""A fleet of simulated patients, each with MQTT-native devices publishing canonical readings.
+"""The fleet: every simulated patient, device and gateway, driven against a real hub.
 
-The fleet enrolls its devices through the hub's API (``POST /v1/enrollments``), replays
-``history`` of simulated time at ``speed`` simulated seconds per real second, then keeps
-publishing in real time, so a newcomer sees both a day of trends and live readings.
-Readings go out at QoS 1 on ``hs/v1/devices/{device_id}/readings`` (docs/wire.md).
+:class:`Fleet` plans the world (:func:`~gateway_firmware_sim.world.build_world`), enrolls its
+devices through the hub's API (``POST /v1/enrollments``; 409 = already enrolled), then runs
+simulated time:
+
+* **replay** — from ``now - history`` to now, ``speed`` simulated seconds per real second
+  (``math.inf``: as fast as the hub acknowledges — the fleet pauses while more than
+  ``max_outstanding`` items wait for their acks), never ahead of the real clock, so the hub
+  never sees a time from the future;
+* **live** — then in step with the real clock, until stopped (``live=False``: stop once
+  everything replayed is acknowledged, or after ``drain_timeout_s``).
+
+Each step: devices measure, gateways listen and commit frames to their outboxes, native
+devices queue their messages; then every uplink publishes what is due. Fault windows (power
+cuts, internet outages, a device changing hands) start and end exactly on step boundaries.
+Threads: this one runs the simulation; each MQTT link has its network thread and hands its
+events over through one queue.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
+import math
+import queue
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, TextIO
 
 import httpx
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway_firmware_sim import physiology
+from gateway_firmware_sim.backoff import Backoff
+from gateway_firmware_sim.devices.base import BleDevice, DeviceClock, Notification
+from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
+from gateway_firmware_sim.devices.cuff import BloodPressureCuff
+from gateway_firmware_sim.devices.glucose_meter import GlucoseMeter
+from gateway_firmware_sim.devices.hr_strap import HeartRateStrap
+from gateway_firmware_sim.devices.native import (
+    AcmeCuff,
+    CanonicalCgm,
+    CanonicalCuff,
+    CanonicalOximeter,
+    CanonicalScale,
+    GlucoCloudMeter,
+    NativeDevice,
+    NimbusScale,
+)
+from gateway_firmware_sim.devices.oximeter import PulseOximeter
+from gateway_firmware_sim.devices.scale import WeightScale
+from gateway_firmware_sim.devices.thermometer import Thermometer
+from gateway_firmware_sim.firmware import CONTEXT_KINDS, DeviceInfo, GatewayFirmware
+from gateway_firmware_sim.mqtt_link import LinkEvent, MqttLink, Presence, wait_for_retained
+from gateway_firmware_sim.outbox import Outbox
+from gateway_firmware_sim.physiology._random import generator
+from gateway_firmware_sim.physiology.person import Person
+from gateway_firmware_sim.report import DeviceSummary, Summary, progress_line
+from gateway_firmware_sim.timebase import DAY, utc
+from gateway_firmware_sim.uplink import DeviceUplink, GatewayUplink, Uplink
+from gateway_firmware_sim.world import DeviceSpec, GatewaySpec, Scenario, World, build_world
 from hub.config import MqttSettings
-from hub.wire import device_readings_topic
+from hub.wire import (
+    bridge_status_topic,
+    gateway_acks_topic,
+    gateway_frames_topic,
+    gateway_status_topic,
+)
 
 log = logging.getLogger(__name__)
 
-
-def _reading(metric: str, value: float, unit: str, moment: datetime, seq: int) -> dict[str, object]:
-    return {
-        "metric": metric,
-        "value": value,
-        "unit": unit,
-        "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "seq": seq,
-    }
-
-
-@dataclass
-class SimDevice:
-    """A device: when it measures (``schedule``) and what it sends (``measure``)."""
-
-    device_id: str
-    schedule: Callable[[datetime, datetime], Iterator[datetime]]
-    measure: Callable[[datetime, random.Random, int], list[dict[str, object]]]
-    rng: random.Random
-    seq: int = 0
-
-    def readings_between(self, start: datetime, end: datetime) -> list[list[dict[str, object]]]:
-        """One message per measurement time in ``(start, end]``."""
-        messages = []
-        for moment in self.schedule(start, end):
-            self.seq += 1
-            messages.append(self.measure(moment, self.rng, self.seq))
-        return messages
+BLE_DEVICES: dict[str, type[BleDevice]] = {
+    "cgm": ContinuousGlucoseMonitor,
+    "glucose-meter": GlucoseMeter,
+    "bp-cuff": BloodPressureCuff,
+    "scale": WeightScale,
+    "thermometer": Thermometer,
+    "oximeter": PulseOximeter,
+    "hr-strap": HeartRateStrap,
+}
+NATIVE_DEVICES: dict[str, type[NativeDevice]] = {
+    "canonical-cgm": CanonicalCgm,
+    "canonical-bp": CanonicalCuff,
+    "canonical-scale": CanonicalScale,
+    "canonical-oximeter": CanonicalOximeter,
+    "acme-bp": AcmeCuff,
+    "glucocloud": GlucoCloudMeter,
+    "nimbus-scale": NimbusScale,
+}
 
 
-def every(period: timedelta) -> Callable[[datetime, datetime], Iterator[datetime]]:
-    step = period.total_seconds()
-
-    def schedule(start: datetime, end: datetime) -> Iterator[datetime]:
-        first = (int(start.timestamp() // step) + 1) * step
-        moment = first
-        while moment <= end.timestamp():
-            yield datetime.fromtimestamp(moment, UTC)
-            moment += step
-
-    return schedule
+class Enroller(Protocol):
+    def enroll(self, device_id: str, patient_id: str, start: datetime) -> None: ...
 
 
-def daily_at(*hours: float) -> Callable[[datetime, datetime], Iterator[datetime]]:
-    def schedule(start: datetime, end: datetime) -> Iterator[datetime]:
-        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        while day <= end:
-            for hour in hours:
-                moment = day + timedelta(hours=hour)
-                if start < moment <= end:
-                    yield moment
-            day += timedelta(days=1)
+class ApiEnroller:
+    """Enrollment through the hub's API with an admin bearer token."""
 
-    return schedule
+    def __init__(self, api_url: str, token: str, *, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def enroll(self, device_id: str, patient_id: str, start: datetime) -> None:
+        body = {"device_id": device_id, "patient_id": patient_id, "start": start.isoformat()}
+        response = self._http.post("/v1/enrollments", json=body)
+        # 409: enrolled by an earlier run from the same start or later, which is what we want.
+        if response.status_code not in (201, 409):
+            raise RuntimeError(
+                f"enrollment of {device_id} failed: {response.status_code} {response.text}"
+            )
+
+    def close(self) -> None:
+        self._http.close()
 
 
-def patient_devices(index: int, seed: int) -> tuple[str, list[SimDevice]]:
-    rng = random.Random(seed * 100_003 + index)
-    traits = physiology.Traits.draw(rng)
-    patient_id = f"pat-demo-{index:04d}"
-    suffix = f"{index:04d}"
+@dataclass(slots=True)
+class FleetConfig:
+    patients: int = 3
+    gateways: int | None = None  # None: one per patient with BLE devices
+    speed: float = 1440.0  # simulated seconds per real second; math.inf: as fast as acked
+    history_s: float = DAY
+    live: bool = True
+    seed: int = 7
+    scenarios: frozenset[Scenario] = frozenset()
+    data_dir: Path = Path("var/sim")
+    max_outstanding: int = 20_000
+    drain_timeout_s: float = 180.0
+    ack_timeout_s: float = 30.0
+    wait_bridge_s: float = 30.0
+    bridge_client_id: str | None = None  # whose online status to wait for
+    backoff: Backoff = field(default_factory=Backoff)
+    progress: bool | None = None  # None: when stderr is a terminal
+    summary_json: Path | None = None
 
-    def cgm(moment: datetime, r: random.Random, seq: int) -> list[dict[str, object]]:
-        return [
-            _reading("glucose_isf", physiology.glucose_isf(traits, moment, r), "mg/dL", moment, seq)
-        ]
 
-    def cuff(moment: datetime, r: random.Random, seq: int) -> list[dict[str, object]]:
-        systolic, diastolic, pulse = physiology.blood_pressure(traits, moment, r)
-        return [
-            _reading("systolic_bp", systolic, "mm[Hg]", moment, seq),
-            _reading("diastolic_bp", diastolic, "mm[Hg]", moment, seq),
-            _reading("pulse_rate", pulse, "/min", moment, seq),
-        ]
-
-    def scale(moment: datetime, r: random.Random, seq: int) -> list[dict[str, object]]:
-        day = int(moment.timestamp() // 86400)
-        return [_reading("weight", physiology.weight(traits, day % 365, r), "kg", moment, seq)]
-
-    def oximeter(moment: datetime, r: random.Random, seq: int) -> list[dict[str, object]]:
-        return [_reading("spo2", physiology.spo2(traits, r), "%", moment, seq)]
-
-    def seeded() -> random.Random:
-        return random.Random(rng.random())
-
-    devices = [
-        SimDevice(f"sim-cgm-{suffix}", every(timedelta(minutes=5)), cgm, seeded()),
-        SimDevice(f"sim-bp-{suffix}", daily_at(7.5, 21.0), cuff, seeded()),
-        SimDevice(f"sim-scale-{suffix}", daily_at(7.1), scale, seeded()),
-        SimDevice(f"sim-oxi-{suffix}", every(timedelta(hours=4)), oximeter, seeded()),
-    ]
-    return patient_id, devices
+@dataclass(slots=True)
+class _Gateway:
+    spec: GatewaySpec
+    paired: list[str]  # device ids it holds (changes with moves)
+    firmware: GatewayFirmware | None = None
+    uplink: GatewayUplink | None = None
+    powered: bool = True
+    incarnation: int = 0
 
 
 class Fleet:
     def __init__(
         self,
-        mqtt_settings: MqttSettings,
+        mqtt: MqttSettings,
+        config: FleetConfig,
         *,
-        api_url: str,
-        token: str,
-        patients: int,
-        speed: float,
-        seed: int,
-        history: timedelta,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        enroller: Enroller | None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        stderr: TextIO | None = None,
     ) -> None:
-        self.mqtt_settings = mqtt_settings
-        self.api_url = api_url.rstrip("/")
-        self.token = token
-        self.speed = speed
-        self.history = history
+        self.mqtt = mqtt
+        self.config = config
+        self.enroller = enroller
         self.clock = clock
-        self.patients = [patient_devices(i + 1, seed) for i in range(patients)]
+        self.monotonic = monotonic
+        self.stderr = stderr or sys.stderr
         self._stop = threading.Event()
-        self.published = 0
+        self._events: queue.SimpleQueue[LinkEvent] = queue.SimpleQueue()
+        self.world: World | None = None
+        self.people: dict[str, Person] = {}
+        self.ble: dict[str, BleDevice] = {}
+        self.native: dict[str, NativeDevice] = {}
+        self.gateways: dict[str, _Gateway] = {}
+        self.uplinks: dict[str, Uplink] = {}  # link name -> uplink
+        self.device_uplinks: list[DeviceUplink] = []
+        self.sim = 0.0
+        self.summary = Summary()
+        self._retired = Summary()  # counters of uplinks lost to power cuts
+        self._progress_at = 0.0
+
+    # --- control ----------------------------------------------------------------------------
 
     def request_stop(self) -> None:
+        """Stop after the current step (safe from a signal handler)."""
         self._stop.set()
 
-    def enroll(self, start: datetime) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.api_url, headers=headers, timeout=10) as http:
-            for patient_id, devices in self.patients:
-                for device in devices:
-                    response = http.post(
-                        "/v1/enrollments",
-                        json={
-                            "device_id": device.device_id,
-                            "patient_id": patient_id,
-                            "start": start.isoformat(),
-                        },
-                    )
-                    # 409: enrolled by an earlier run, which is what we want.
-                    if response.status_code not in (201, 409):
-                        raise RuntimeError(
-                            f"enrollment failed: {response.status_code} {response.text}"
-                        )
+    # --- building ---------------------------------------------------------------------------
 
-    def _client(self) -> mqtt.Client:
-        s = self.mqtt_settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"sim-fleet-{id(self)}",
-            protocol=mqtt.MQTTv5 if s.protocol == "5" else mqtt.MQTTv311,
+    def _plan(self, now: float) -> World:
+        c = self.config
+        start = float(math.floor(now - c.history_s))
+        return build_world(
+            seed=c.seed,
+            patients=c.patients,
+            gateways=c.gateways,
+            scenarios=c.scenarios,
+            start=start,
+            end=float(math.floor(now)),
         )
-        client.max_queued_messages_set(0)
-        client.connect(s.host, s.port, keepalive=30)
-        client.loop_start()
-        return client
 
-    def run(self) -> None:
-        now = self.clock()
-        sim_time = now - self.history
-        self.enroll(sim_time - timedelta(minutes=1))
-        client = self._client()
+    def _build(self, world: World) -> None:
+        c = self.config
+        for p in world.patients:
+            self.people[p.patient_id] = Person.create(
+                c.seed, p.patient_id, p.offset_s, p.conditions, p.planned
+            )
+        offsets = {g.gateway_id: g.offset_s for g in world.gateways}
+        for gateway in world.gateways:
+            paired = [d.device_id for d in world.devices if d.gateway_id == gateway.gateway_id]
+            self.gateways[gateway.gateway_id] = _Gateway(gateway, paired)
+        for spec in world.devices:
+            person = self.people[spec.patient_id]
+            if spec.ble:
+                zone = offsets.get(spec.gateway_id or "", person.offset_s)
+                self.ble[spec.device_id] = self._ble_device(spec, person, zone, world.start)
+            else:
+                native = NATIVE_DEVICES[spec.kind](spec.device_id, person, world.start)
+                self.native[spec.device_id] = native
+
+    def _ble_device(self, spec: DeviceSpec, person: Person, zone: float, start: float) -> BleDevice:
+        fault = spec.clock
+        rng = generator(self.config.seed, spec.device_id, "clock")
+        clock = DeviceClock(
+            zone,
+            error_s=fault.error_s or float(rng.uniform(-30, 30)),
+            drift_ppm=fault.drift_ppm or float(rng.uniform(-20, 20)),
+            set_at=start,
+            settable=fault.settable,
+        )
+        if fault.reset_to_year is not None:
+            clock.reset_to(start, datetime(fault.reset_to_year, 1, 1))
+        cls = BLE_DEVICES[spec.kind]
+        if cls is GlucoseMeter:
+            return GlucoseMeter(
+                spec.device_id, spec.address, person, clock, start, first_seq=spec.first_seq
+            )
+        return cls(spec.device_id, spec.address, person, clock, start)
+
+    def _enroll(self, world: World) -> None:
+        if self.enroller is None:
+            return
+        # From the day before the replay: device clocks a little slow still fall inside.
+        day = math.floor(world.start / DAY) * DAY - DAY
+        start = utc(day)
+        for spec in world.devices:
+            self.enroller.enroll(spec.device_id, spec.patient_id, start)
+        for move in world.moves:
+            self.enroller.enroll(move.device_id, move.to_patient, utc(move.at))
+
+    def _open_gateway(self, gw: _Gateway, now: float) -> None:
+        c = self.config
+        spec = gw.spec
+        outbox = Outbox.open(
+            c.data_dir / "gateways" / f"{spec.gateway_id}.sqlite3", context_kinds=CONTEXT_KINDS
+        )
+        firmware = GatewayFirmware(
+            spec.gateway_id,
+            spec.offset_s,
+            outbox,
+            seed=c.seed,
+            malformed_rate=spec.malformed_rate,
+        )
+        for device_id in gw.paired:
+            self._resume(firmware, self.ble[device_id])
+            firmware.pair(self.ble[device_id], now)
+        for device_id in spec.listens_to:
+            firmware.listen_to(self.ble[device_id], now)
+        gw.incarnation += 1
+        name = f"{spec.gateway_id}#{gw.incarnation}"
+        status = gateway_status_topic(spec.gateway_id)
+        link = MqttLink(
+            name,
+            self.mqtt,
+            f"{spec.gateway_id}-{outbox.incarnation[:8]}",
+            self._events.put,
+            presence=Presence(
+                status,
+                json.dumps({"status": "online"}).encode(),
+                json.dumps({"status": "offline"}).encode(),
+            ),
+            subscriptions=[gateway_acks_topic(spec.gateway_id)],
+            persistent_session=True,
+            backoff=c.backoff,
+        )
+
+        def info(device_id: str) -> DeviceInfo | None:
+            return firmware.info.get(device_id)
+
+        uplink = GatewayUplink(
+            name,
+            outbox,
+            link,
+            offset_s=spec.offset_s,
+            info=info,
+            frames_topic=gateway_frames_topic(spec.gateway_id),
+            acks_topic=gateway_acks_topic(spec.gateway_id),
+            duplicate_rate=spec.duplicate_rate,
+            garbage=spec.malformed_rate > 0 and gw.incarnation == 1,
+            rng=generator(c.seed, spec.gateway_id, "uplink", gw.incarnation),
+            ack_timeout_s=c.ack_timeout_s,
+        )
+        gw.firmware, gw.uplink, gw.powered = firmware, uplink, True
+        self.uplinks[name] = uplink
+        if self._offline(spec.gateway_id, now):
+            link.set_network(False)  # back from a power cut into an internet outage
+        link.start()
+
+    def _offline(self, gateway_id: str, t: float) -> bool:
+        windows = self.world.offline if self.world is not None else ()
+        return any(w.target == gateway_id and w.start <= t < w.end for w in windows)
+
+    def _resume(self, firmware: GatewayFirmware, device: BleDevice) -> None:
+        """A device measured by an earlier run with this data directory continues from there."""
+        upto = firmware.outbox.state(f"measured:{device.device_id}")
+        if upto is not None and float(upto) > device.measured_upto:
+            device.measured_upto = float(upto)
+        next_seq = firmware.outbox.state(f"meter-seq:{device.device_id}")
+        if next_seq is not None and isinstance(device, GlucoseMeter):
+            device.next_seq = int(next_seq)
+
+    def _open_device(self, device: NativeDevice) -> None:
+        c = self.config
+        outbox = Outbox.open(c.data_dir / "devices" / f"{device.device_id}.sqlite3")
+        upto = outbox.state("measured_upto")
+        if upto is not None and float(upto) > device.measured_upto:
+            device.measured_upto = float(upto)
+        link = MqttLink(
+            device.device_id, self.mqtt, device.device_id, self._events.put, backoff=c.backoff
+        )
+        uplink = DeviceUplink(device, outbox, link, ack_timeout_s=c.ack_timeout_s)
+        self.uplinks[device.device_id] = uplink
+        self.device_uplinks.append(uplink)
+        link.start()
+
+    # --- running ----------------------------------------------------------------------------
+
+    def run(self) -> Summary:
+        c = self.config
+        wall_start = self.monotonic()
+        world = self.world = self._plan(self.clock())
+        self._build(world)
+        self._enroll(world)
+        if c.wait_bridge_s > 0 and c.bridge_client_id:
+            topic = bridge_status_topic(c.bridge_client_id)
+            if not wait_for_retained(
+                self.mqtt, topic, lambda d: d.get("status") == "online", c.wait_bridge_s
+            ):
+                log.warning("the hub's bridge is not online; publishing anyway (outboxes hold)")
+        self.sim = world.start
+        for gw in self.gateways.values():
+            self._open_gateway(gw, world.start)
+        for device in self.native.values():
+            self._open_device(device)
+        self.summary.start = world.start
         try:
-            last_real = time.monotonic()
-            while not self._stop.is_set():
-                real = time.monotonic()
-                elapsed = real - last_real
-                last_real = real
-                now = self.clock()
-                target = min(now, sim_time + timedelta(seconds=elapsed * self.speed))
-                self._publish_between(client, sim_time, target)
-                sim_time = target
-                self._stop.wait(1.0)
+            self._loop(world)
         finally:
-            client.loop_stop()
-            client.disconnect()
-            log.info("fleet stopped after %d messages", self.published)
+            self.summary.wall_s = self.monotonic() - wall_start
+            self._close()
+            self._summarize(world)
+            if c.summary_json is not None:
+                c.summary_json.parent.mkdir(parents=True, exist_ok=True)
+                c.summary_json.write_text(json.dumps(self.summary.to_json(), indent=1))
+        return self.summary
 
-    def _publish_between(self, client: mqtt.Client, start: datetime, end: datetime) -> None:
-        pending = []
-        for _patient_id, devices in self.patients:
-            for device in devices:
-                for message in device.readings_between(start, end):
-                    payload = json.dumps(message if len(message) > 1 else message[0])
-                    pending.append(
-                        client.publish(device_readings_topic(device.device_id), payload, qos=1)
-                    )
-        for info in pending:
-            info.wait_for_publish(timeout=30)
-            self.published += 1
+    def _loop(self, world: World) -> None:
+        c = self.config
+        boundaries = [b for b in world.boundaries() if b > world.start]
+        sensors = [
+            self.people[spec.patient_id].cgm_sensor for spec in world.devices if spec.kind == "cgm"
+        ]
+        last = self.monotonic()
+        caught_up_at: float | None = None
+        step_s = min(3600.0, max(1.0, c.speed * 0.25)) if math.isfinite(c.speed) else 3600.0
+        while not self._stop.is_set():
+            self._pump(0.0)
+            mono = self.monotonic()
+            real_now = self.clock()
+            allowed = real_now if not math.isfinite(c.speed) else self.sim + (mono - last) * c.speed
+            last = mono
+            target = min(real_now, allowed)
+            if not c.live:
+                target = min(target, world.end)
+            if self._outstanding() > c.max_outstanding:
+                target = self.sim
+            # Bounded work per turn, so acks keep flowing in between.
+            while self.sim < target and self.monotonic() - mono < 0.5:
+                while boundaries and boundaries[0] <= self.sim:
+                    boundaries.pop(0)
+                end = min(target, self.sim + step_s)
+                # Faults start and end between steps; a sensor expires between steps, never
+                # within one (see devices.cgm).
+                cuts = [sensor.session_at(self.sim).end for sensor in sensors]
+                cut = min(cuts + boundaries[:1], default=math.inf)
+                last_step = not c.live and end >= world.end
+                if cut < end:
+                    end = cut
+                elif end - self.sim < 1.0 and not last_step:
+                    break  # wait for at least a second of simulated time
+                self._step(self.sim, end)
+                self.sim = end
+                self._at_boundary(world, end)
+            for uplink in list(self.uplinks.values()):
+                uplink.flush(self.monotonic(), self.sim)
+            self._show_progress(world)
+            if self.sim >= world.end and not c.live:
+                if caught_up_at is None:
+                    caught_up_at = self.monotonic()
+                if self._outstanding() == 0:
+                    break
+                if self.monotonic() - caught_up_at > c.drain_timeout_s:
+                    log.warning("gave up waiting for %d acks", self._outstanding())
+                    break
+            self._pump(0.05 if self.sim >= target else 0.0)
+        self._show_progress(world, final=True)
+
+    def _pump(self, timeout: float) -> None:
+        """Hand the links' events to their uplinks."""
+        deadline = self.monotonic() + timeout
+        while True:
+            remaining = deadline - self.monotonic()
+            try:
+                event = (
+                    self._events.get(timeout=remaining)
+                    if remaining > 0
+                    else self._events.get_nowait()
+                )
+            except queue.Empty:
+                return
+            uplink = self.uplinks.get(event.link)
+            if uplink is not None:
+                uplink.handle(event)
+            timeout = 0.0
+            deadline = self.monotonic()
+
+    def _outstanding(self) -> int:
+        return sum(u.outstanding for u in self.uplinks.values())
+
+    def _step(self, t0: float, t1: float) -> None:
+        heard: dict[str, list[Notification]] = {}
+        secondaries = []
+        for gw in self.gateways.values():
+            if gw.spec.listens_to:
+                secondaries.append(gw)
+                continue
+            if gw.firmware is None or not gw.powered:
+                for device_id in gw.paired:
+                    device = self.ble[device_id]
+                    device.advance(t1)
+                    device.drain(None, t1)  # nobody listens: live notifications are lost
+                continue
+            self._device_faults(gw, t0)
+            report = gw.firmware.step(t0, t1)
+            self.summary.malformed += report.malformed
+            heard.update(report.heard or {})
+        for gw in secondaries:
+            if gw.firmware is None or not gw.powered:
+                continue
+            for device_id in gw.spec.listens_to:
+                notes = heard.get(device_id)
+                if notes:
+                    report = gw.firmware.overhear(device_id, notes)
+                    self.summary.malformed += report.malformed
+        for uplink in self.device_uplinks:
+            native = uplink.device
+            items = native.measure(t1, uplink.outbox.next_seq(native.device_id))
+            uplink.outbox.append(items, {"measured_upto": repr(native.measured_upto)})
+
+    def _device_faults(self, gw: _Gateway, t0: float) -> None:
+        """Duplicates fault: now and then a device sends its last record again."""
+        if not gw.spec.duplicate_rate:
+            return
+        rng = generator(self.config.seed, gw.spec.gateway_id, "re-indicate", int(t0))
+        for device_id in gw.paired:
+            if rng.random() < gw.spec.duplicate_rate:
+                self.ble[device_id].duplicate_next = True
+
+    def _at_boundary(self, world: World, t: float) -> None:
+        for window in world.power_losses:
+            gw = self.gateways[window.target]
+            if window.start == t and gw.powered:
+                self._power_cut(gw)
+            if window.end == t and not gw.powered:
+                self._open_gateway(gw, t)
+                assert gw.firmware is not None
+                gw.firmware.power_on(t)
+        for window in world.offline:
+            gw = self.gateways[window.target]
+            if gw.uplink is not None and window.start == t:
+                gw.uplink.link.set_network(False)
+            if gw.uplink is not None and window.end == t:
+                gw.uplink.link.set_network(True)
+        for move in world.moves:
+            if move.at != t:
+                continue
+            device = self.ble[move.device_id]
+            for gw in self.gateways.values():
+                if move.device_id in gw.paired:
+                    gw.paired.remove(move.device_id)
+                    if gw.firmware is not None:
+                        gw.firmware.unpair(move.device_id)
+            target = self.gateways[move.to_gateway]
+            target.paired.append(move.device_id)
+            device.move_to(self.people[move.to_patient])  # the new gateway sets its clock
+            if target.firmware is not None:
+                target.firmware.pair(device, t)
+
+    def _power_cut(self, gw: _Gateway) -> None:
+        """Power lost mid-publish: half of what was due goes out, then nothing — no
+        DISCONNECT (the broker publishes the last will), no goodbye, memory gone."""
+        assert gw.uplink is not None and gw.firmware is not None
+        uplink = gw.uplink
+        due = uplink.tracker.due(uplink.outbox.pending(), uplink.generation, self.monotonic())
+        messages = len(uplink.compose(due, self.sim))
+        uplink.flush(self.monotonic(), self.sim, limit=max(1, messages // 2))
+        time.sleep(0.02)  # some of it reaches the wire, some does not
+        uplink.link.abort()
+        self._retire(gw.uplink)
+        gw.uplink.outbox.close()
+        gw.firmware, gw.uplink, gw.powered = None, None, False
+
+    def _retire(self, uplink: Uplink) -> None:
+        r = self._retired
+        r.messages += uplink.stats.messages
+        r.sent += uplink.stats.items_sent
+        r.acked += uplink.stats.released
+        r.duplicates += uplink.stats.duplicates
+        r.garbage += uplink.stats.garbage
+        r.resent += uplink.tracker.resent
+        r.reconnects += max(0, uplink.link.connections - 1)
+        self.uplinks.pop(uplink.name, None)
+
+    def _close(self) -> None:
+        links = [u.link for u in self.uplinks.values()]
+        for link in links:
+            link.request_stop()  # all at once, then join each
+        for link in links:
+            link.stop()
+        self._pump(0.0)
+        for uplink in self.uplinks.values():
+            uplink.outbox.close()
+        if isinstance(self.enroller, ApiEnroller):
+            self.enroller.close()
+
+    def _show_progress(self, world: World, *, final: bool = False) -> None:
+        show = self.config.progress
+        if show is None:
+            show = self.stderr.isatty()
+        if not show:
+            return
+        now = self.monotonic()
+        if not final and now - self._progress_at < 0.2:
+            return
+        self._progress_at = now
+        line = progress_line(
+            sim=self.sim,
+            start=world.start,
+            end=world.end,
+            live=self.config.live,
+            readings=self._readings(),
+            sent=sum(u.stats.items_sent for u in self.uplinks.values()) + self._retired.sent,
+            acked=sum(u.stats.released for u in self.uplinks.values()) + self._retired.acked,
+            outstanding=self._outstanding(),
+        )
+        self.stderr.write("\r" + line + ("\n" if final else ""))
+        self.stderr.flush()
+
+    def _readings(self) -> int:
+        return sum(d.stats.readings_delivered for d in self.ble.values()) + sum(
+            d.stats.readings_delivered for d in self.native.values()
+        )
+
+    def _summarize(self, world: World) -> None:
+        s = self.summary
+        r = self._retired
+        s.patients = len(world.patients)
+        s.gateways = len(world.gateways)
+        s.ble_devices = len(self.ble)
+        s.mqtt_devices = len(self.native)
+        s.end = self.sim
+        s.readings = self._readings()
+        s.lost = sum(d.stats.readings_lost for d in self.ble.values())
+        uplinks = list(self.uplinks.values())
+        s.messages = r.messages + sum(u.stats.messages for u in uplinks)
+        s.sent = r.sent + sum(u.stats.items_sent for u in uplinks)
+        s.acked = r.acked + sum(u.stats.released for u in uplinks)
+        s.duplicates = r.duplicates + sum(u.stats.duplicates for u in uplinks)
+        s.garbage = r.garbage + sum(u.stats.garbage for u in uplinks)
+        s.resent = r.resent + sum(u.tracker.resent for u in uplinks)
+        s.reconnects = r.reconnects + sum(max(0, u.link.connections - 1) for u in uplinks)
+        s.outstanding = self._outstanding()
+        s.items = s.acked + s.outstanding
+        s.faults = list(world.notes)
+        gateway_of = {d.device_id: d.gateway_id for d in world.devices}
+        for spec in world.devices:
+            device: BleDevice | NativeDevice = (
+                self.ble[spec.device_id] if spec.ble else self.native[spec.device_id]
+            )
+            seqs = device.stats.seqs
+            s.devices[spec.device_id] = DeviceSummary(
+                patient_id=spec.patient_id,
+                kind=spec.kind,
+                transport="ble" if spec.ble else "mqtt",
+                gateway_id=gateway_of.get(spec.device_id),
+                readings=device.stats.readings_delivered,
+                lost=device.stats.readings_lost,
+                seqs=[min(seqs), max(seqs)] if seqs else None,
+                seq_count=len(seqs),
+            )

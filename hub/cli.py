@@ -88,7 +88,11 @@ def _cmd_broker(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway_firmware_sim.fleet import Fleet
+    import math
+    from pathlib import Path
+
+    from gateway_firmware_sim.fleet import ApiEnroller, Fleet, FleetConfig
+    from gateway_firmware_sim.world import ALL_SCENARIOS, Scenario
     from hub.tokens import Role, mint_token
 
     token = mint_token(
@@ -98,18 +102,49 @@ def _cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
         now=datetime.now(UTC),
         ttl=timedelta(days=30),
     )
+    names = {n.strip() for value in args.scenario for n in value.split(",") if n.strip()}
+    known = {s.value for s in Scenario}
+    unknown = sorted(names - known - {"all"})
+    if unknown:
+        choices = ", ".join(sorted(known))
+        message = f"hub sim: unknown scenario {', '.join(unknown)}; known: {choices}, all"
+        print(message, file=sys.stderr)
+        return 2
+    scenarios = ALL_SCENARIOS if "all" in names else frozenset(Scenario(n) for n in names)
+    history_hours = args.history_hours if args.days is None else args.days * 24
+    speed = args.speed or settings.sim.speed
     fleet = Fleet(
         settings.mqtt,
-        api_url=args.api,
-        token=token,
-        patients=args.patients or settings.sim.patients,
-        speed=args.speed or settings.sim.speed,
-        seed=settings.sim.seed,
-        history=timedelta(hours=args.history_hours),
+        FleetConfig(
+            patients=args.patients if args.patients is not None else settings.sim.patients,
+            gateways=args.gateways,
+            speed=math.inf if speed == "max" else float(speed),
+            history_s=history_hours * 3600,
+            live=args.live,
+            seed=args.seed if args.seed is not None else settings.sim.seed,
+            scenarios=scenarios,
+            data_dir=Path(args.data_dir) if args.data_dir else settings.data_dir / "sim",
+            drain_timeout_s=args.drain_timeout,
+            bridge_client_id=settings.mqtt.client_id,
+            progress=args.progress,
+            summary_json=Path(args.summary_json) if args.summary_json else None,
+        ),
+        enroller=ApiEnroller(args.api, token),
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per enrollment is noise
     _stop_on_signals(fleet.request_stop)
-    fleet.run()
-    return 0
+    summary = fleet.run()
+    print(summary.text(), flush=True)
+    return 0 if args.live or summary.outstanding == 0 else 1
+
+
+def _speed(text: str) -> str | float:
+    if text == "max":
+        return text
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("speed must be > 0, or 'max'")
+    return value
 
 
 def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
@@ -203,14 +238,26 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("api", help="run the HTTP API")
     sub.add_parser("bridge", help="run the MQTT bridge")
     sub.add_parser("broker", help="run the embedded MQTT broker (development)")
-    sim = sub.add_parser("sim", help="run the simulated device fleet")
+    sim = sub.add_parser(
+        "sim",
+        help="run the simulated device fleet",
+        description="Simulated patients, devices and gateways publishing to the hub "
+        "(docs/simulator.md). Replays history fast, then runs live.",
+    )
     sim.add_argument("--api", default="http://127.0.0.1:8000", help="API base URL")
-    sim.add_argument("--patients", type=int, default=0, help="default: settings sim.patients")
+    sim.add_argument("--patients", type=int, default=None, help="default: settings sim.patients")
+    sim.add_argument(
+        "--gateways",
+        type=int,
+        default=None,
+        help="BLE gateways (patients share them); default: one per patient with BLE devices",
+    )
     sim.add_argument(
         "--speed",
-        type=float,
-        default=0.0,
-        help="simulated seconds per real second while catching up",
+        type=_speed,
+        default=None,
+        help="simulated seconds per real second while replaying history, or 'max' "
+        "(as fast as the hub acknowledges); default: settings sim.speed",
     )
     sim.add_argument(
         "--history-hours",
@@ -218,6 +265,38 @@ def _parser() -> argparse.ArgumentParser:
         default=24.0,
         help="simulated history to replay before going live",
     )
+    sim.add_argument("--days", type=float, default=None, help="history in days (overrides hours)")
+    sim.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="fault switch, repeatable or comma-separated: clock-years, clock-drift, "
+        "duplicates, malformed, offline-days, two-gateways, power-loss, device-move, all",
+    )
+    sim.add_argument("--seed", type=int, default=None, help="default: settings sim.seed")
+    sim.add_argument(
+        "--live",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep running in real time after the replay (--no-live: stop once all is acked)",
+    )
+    sim.add_argument(
+        "--data-dir", default=None, help="outboxes of gateways and devices; default: <data_dir>/sim"
+    )
+    sim.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=180.0,
+        help="--no-live: seconds to wait for the last acks",
+    )
+    sim.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress line on stderr (default: when stderr is a terminal)",
+    )
+    sim.add_argument("--summary-json", default=None, help="write the run's summary here")
     decode = sub.add_parser("decode", help="decode one Bluetooth SIG characteristic value")
     decode.add_argument("--uuid", required=True, help="characteristic, e.g. 2A35")
     decode.add_argument("--hex", required=True, help="the value's bytes in hex")

@@ -80,6 +80,10 @@ def device_json_topic(device_id: str, profile_id: str) -> str:
     return f"{device_readings_topic(device_id).removesuffix('/readings')}/json/{profile_id}"
 
 
+def gateway_status_topic(gateway_id: str) -> str:
+    return gateway_frames_topic(gateway_id).removesuffix("/frames") + "/status"
+
+
 def gateway_acks_topic(gateway_id: str) -> str:
     return gateway_frames_topic(gateway_id).removesuffix("/frames") + "/acks"
 

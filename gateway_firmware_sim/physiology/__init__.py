@@ -1,0 +1,1 @@
+"""Seeded physiological generators (pure): time and a seed in, plausible values out."""
