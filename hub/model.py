@@ -62,17 +62,18 @@ class Reading:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)  # built once: the stores call epoch_ms per reading
 
 
 def epoch_ms(moment: datetime) -> int:
     """Milliseconds since the Unix epoch of an aware datetime (the stores' time unit)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: the hub only handles aware times")
-    return (moment - EPOCH) // timedelta(milliseconds=1)
+    return (moment - EPOCH) // _ONE_MS
 
 
 def from_epoch_ms(ms: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=ms)
+    return EPOCH + ms * _ONE_MS
 
 
 def reading_to_json(reading: Reading) -> dict[str, object]:

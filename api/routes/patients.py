@@ -150,6 +150,10 @@ def _objection(row: dict[str, Any]) -> ObjectionOut:
 def consent(patient_id: str, principal: CurrentPrincipal, context: Context) -> ConsentOut:
     """The patient's objections (in force and withdrawn) and document visibility."""
     authorize_patient_access(context, principal, patient_id, "consent.read", practitioners=False)
+    return _consent(context, patient_id)
+
+
+def _consent(context: HubContext, patient_id: str) -> ConsentOut:
     patient = context.registry.patient(patient_id)
     return ConsentOut(
         objections=[_objection(r) for r in context.registry.objections(patient_id)],
@@ -211,7 +215,7 @@ def set_visibility(
         patient_id, hidden_from_professionals=body.hidden_from_professionals
     ):
         raise Problem(404, "not-found", "this patient is not registered (POST /v1/patients)")
-    return consent(patient_id, principal, context)
+    return _consent(context, patient_id)  # authorized and audited once, above
 
 
 # --- GDPR ------------------------------------------------------------------------------------

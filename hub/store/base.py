@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device_profiles.vocabulary import METRICS
-from hub.model import EPOCH, Reading
+from hub.model import Reading
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -45,7 +45,6 @@ MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 _INT64 = (-(2**63), 2**63 - 1)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ONE_MS = timedelta(milliseconds=1)
 
 
 class StoreError(Exception):
@@ -196,12 +195,6 @@ def validate_for_store(reading: Reading) -> None:
         raise StoreRejected(f"reading {reading.reading_id!r}: a control character in its text")
     if reading.flags and _CONTROL.search("".join(reading.flags)):
         raise StoreRejected(f"reading {reading.reading_id!r}: flags contain a control character")
-
-
-def to_ms(moment: datetime) -> int:
-    """``hub.model.epoch_ms`` of a time :func:`validate_for_store` accepted (aware), without
-    checking it again: the stores' hot path (a third of the cost)."""
-    return (moment - EPOCH) // _ONE_MS
 
 
 def open_store(settings: Settings) -> ReadingStore:

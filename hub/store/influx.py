@@ -57,7 +57,6 @@ from hub.store.base import (
     StoreError,
     StoreUnavailable,
     WriteResult,
-    to_ms,
     validate_for_store,
 )
 from hub.store.buckets import bucket_for_range
@@ -213,7 +212,7 @@ class InfluxReadingStore:
         if not readings:
             return WriteResult(0, 0)
         timed = sorted(
-            ((to_ms(r.effective_time), r.reading_id, r) for r in readings),
+            ((epoch_ms(r.effective_time), r.reading_id, r) for r in readings),
             key=lambda item: (item[0], item[1]),
         )
         with self._write_lock:

@@ -32,8 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from device_profiles.vocabulary import METRICS
-from hub.model import Reading, Source, TimeSource, from_epoch_ms
-from hub.store.base import to_ms
+from hub.model import Reading, Source, TimeSource, epoch_ms, from_epoch_ms
 from hub.store.line_protocol import (
     decode_tag_value,
     escape_measurement,
@@ -102,7 +101,7 @@ def _quoted(value: str) -> str:
 def meta_json(reading: Reading) -> str:
     """The ``meta`` field's JSON object (built by hand: 5x faster than ``json.dumps``)."""
     meta = (
-        f'{{"unit":{_quoted(reading.unit)},"recv":{to_ms(reading.receive_time)},'
+        f'{{"unit":{_quoted(reading.unit)},"recv":{epoch_ms(reading.receive_time)},'
         f'"ts":"{reading.time_source.value}","src":"{reading.source.value}"'
     )
     if reading.device_time is not None:
@@ -118,7 +117,7 @@ def point_line(reading: Reading, slot: int = 0, t_ms: int | None = None) -> str:
     """The line-protocol line of one reading (ms precision); ``t_ms`` saves recomputing the
     effective time in ms when the caller has it."""
     if t_ms is None:
-        t_ms = to_ms(reading.effective_time)
+        t_ms = epoch_ms(reading.effective_time)
     line = series_prefix(reading.metric, reading.patient_id, reading.device_id)
     if slot:
         line += f",slot={slot}"

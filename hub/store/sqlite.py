@@ -43,7 +43,6 @@ from hub.store.base import (
     StoreError,
     StoreUnavailable,
     WriteResult,
-    to_ms,
     validate_for_store,
 )
 from hub.store.buckets import bucket_for_range
@@ -107,12 +106,12 @@ def _row(reading: Reading) -> tuple[object, ...]:
     return (
         reading.patient_id,
         reading.metric,
-        to_ms(reading.effective_time),
+        epoch_ms(reading.effective_time),
         reading.reading_id,
         reading.device_id,
         reading.value,
         reading.unit,
-        to_ms(reading.receive_time),
+        epoch_ms(reading.receive_time),
         reading.device_time,
         reading.time_source.value,
         reading.source.value,

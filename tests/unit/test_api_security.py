@@ -273,6 +273,10 @@ def test_document_visibility(client: TestClient, world: dict[str, Any]) -> None:
     url = f"/v1/patients/{world['patient']}/document-visibility"
     response = client.put(url, headers=world["PATIENT"], json={"hidden_from_professionals": True})
     assert response.json()["hidden_from_professionals"] is True
+    trail = client.get(f"/v1/patients/{world['patient']}/audit", headers=world["PATIENT"])
+    actions = [e["resource"]["subtype"][0]["code"] for e in trail.json()["entry"]]
+    assert actions.count("consent.visibility") == 1
+    assert "consent.read" not in actions  # one change, one audit event
 
 
 # --- GDPR -------------------------------------------------------------------------------------
