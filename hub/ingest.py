@@ -67,7 +67,6 @@ class BatchReport:
     duplicates: int = 0
     dead_lettered: int = 0
     quarantined: int = 0
-    stored_ids: list[str] = field(default_factory=list)
     dead_letter_kinds: dict[str, int] = field(default_factory=dict)
     refused_by_consent: int = 0
     # End-to-end acks: gateway id -> device id -> frame seqs now durably handled.
@@ -259,7 +258,6 @@ class Ingestor:
             duplicates=result.duplicates,
             dead_lettered=len(plan.dead),
             quarantined=len(plan.held),
-            stored_ids=[r.reading_id for r in plan.accepted],
             gateway_acks=plan.gateway_acks,
             dead_letter_kinds=dict(Counter(d.kind for d in plan.dead)),
             refused_by_consent=sum(plan.refused.values()),

@@ -371,9 +371,6 @@ class MqttBridge:
         self._network.start()
         self._worker.start()
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
-
     def request_stop(self) -> None:
         """Ask :meth:`run_forever` to return (safe from a signal handler)."""
         self._stop.set()
