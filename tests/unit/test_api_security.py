@@ -477,3 +477,38 @@ def test_a_provider_the_patient_objects_to_feeds_nothing(
     result = push(client, {"readings": [reading(124, 2)]}).json()
     assert (result["accepted"], result["refused"]) == (0, 1)
     assert [r["value"] for r in values(client, world, world["PATIENT"]).json()["items"]] == [120.0]
+
+
+def test_a_store_outage_answers_503_and_a_retry_with_the_key_lands_once(
+    settings: Settings,
+) -> None:
+    """DESIGN promise 2 for HTTPS: no 2xx without the commit; the retry stores it once."""
+    import sqlite3
+
+    settings.store.sqlite_busy_timeout_s = 0.2
+    with TestClient(create_app(settings)) as client:
+        patient = client.post("/v1/patients", headers=ADMIN, json={"ins": INS}).json()
+        client.post(
+            "/v1/devices", headers=MAKER, json={"device_id": "cuff-1", "profile": "acme-bp-wifi"}
+        )
+        client.post(
+            "/v1/enrollments",
+            headers=ADMIN,
+            json={
+                "device_id": "cuff-1",
+                "patient_id": patient["patient_id"],
+                "start": (NOW - timedelta(days=1)).isoformat(),
+            },
+        )
+        blocker = sqlite3.connect(settings.store.sqlite_path, isolation_level=None)  # type: ignore[arg-type]
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        try:
+            down = push(client, {"readings": [reading(128, 2)]}, key="k-1")
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert down.status_code == 503
+        assert down.headers["retry-after"] == "5"
+        again = push(client, {"readings": [reading(128, 2)]}, key="k-1")
+        assert again.status_code == 200
+        assert (again.json()["stored"], again.json()["duplicates"]) == (1, 0)
