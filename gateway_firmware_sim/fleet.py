@@ -375,18 +375,27 @@ class Fleet:
         last = self.monotonic()
         caught_up_at: float | None = None
         step_s = min(3600.0, max(1.0, c.speed * 0.25)) if math.isfinite(c.speed) else 3600.0
+        # Simulated time the pace allows so far. It accumulates across turns: a turn shorter
+        # than one simulated second must not throw its share away (on a fast machine every
+        # turn is, and the replay would crawl).
+        allowed = self.sim
         while not self._stop.is_set():
             self._pump(0.0)
             mono = self.monotonic()
             real_now = self.clock()
-            allowed = real_now if not math.isfinite(c.speed) else self.sim + (mono - last) * c.speed
+            if math.isfinite(c.speed):
+                allowed = min(real_now, allowed + (mono - last) * c.speed)
+            else:
+                allowed = real_now
             last = mono
-            target = min(real_now, allowed)
+            target = allowed
             if not c.live:
                 target = min(target, world.end)
             if self._outstanding() > c.max_outstanding:
                 target = self.sim
+                allowed = self.sim  # held back by acks: no credit builds up meanwhile
             # Bounded work per turn, so acks keep flowing in between.
+            before = self.sim
             while self.sim < target and self.monotonic() - mono < 0.5:
                 while boundaries and boundaries[0] <= self.sim:
                     boundaries.pop(0)
@@ -414,7 +423,9 @@ class Fleet:
                 if self.monotonic() - caught_up_at > c.drain_timeout_s:
                     log.warning("gave up waiting for %d acks", self._outstanding())
                     break
-            self._pump(0.05 if self.sim >= target else 0.0)
+            # Behind after a full turn of work: go on at once. Otherwise wait for events (acks)
+            # or for the pace to allow another simulated second, without spinning a core.
+            self._pump(0.0 if self.sim > before and self.sim < target else 0.02)
         self._show_progress(world, final=True)
 
     def _pump(self, timeout: float) -> None:

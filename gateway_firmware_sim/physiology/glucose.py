@@ -23,6 +23,7 @@ are in ``docs/simulator.md``.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -280,6 +281,12 @@ class CgmTrace:
     sessions: npt.NDArray[np.int64]  # session number of each reading
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensor_phase(seed: int, key: str, length: float) -> float:
+    """Where a sensor's 14-day cycle starts (seeded; cached: asked on every fleet step)."""
+    return float(generator(seed, key, "sensor-phase").uniform(0, length))
+
+
 @dataclass(frozen=True, slots=True)
 class CgmSensor:
     """Sensor sessions (a new sensor every ``session_days``), their 1-hour warm-up with no
@@ -296,7 +303,7 @@ class CgmSensor:
         return self.session_days * DAY
 
     def _phase(self) -> float:
-        return float(generator(self.seed, self.key, "sensor-phase").uniform(0, self._length))
+        return _sensor_phase(self.seed, self.key, self._length)
 
     def session(self, number: int) -> SensorSession:
         rng = generator(self.seed, self.key, "sensor", number)

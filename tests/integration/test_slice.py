@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -21,14 +23,26 @@ from tests.integration.conftest import Broker, HubProcesses, wait_until
 pytestmark = pytest.mark.integration
 
 PATIENT = "pat-slice-1"
+# Every time in these tests is relative to the clock at import: nothing here can expire.
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(moment: datetime) -> str:
+    """RFC 3339 with ``Z`` (the form the API answers with)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def hours_ago(hours: float) -> datetime:
+    return NOW - timedelta(hours=hours)
 
 
 def enroll(
     hub: HubProcesses,
     device_id: str,
     patient_id: str = PATIENT,
-    start: str = "2026-01-01T00:00:00Z",
+    start: str | None = None,
 ) -> dict[str, Any]:
+    start = start or iso(NOW - timedelta(days=400))
     with hub.http(Role.ADMIN, "ops-test") as http:
         response = http.post(
             "/v1/enrollments",
@@ -40,7 +54,7 @@ def enroll(
 
 
 def readings(hub: HubProcesses, patient_id: str = PATIENT, **params: str) -> list[dict[str, Any]]:
-    query = {"from": "2025-01-01T00:00:00Z", "to": "2027-01-01T00:00:00Z", **params}
+    query = {"from": iso(NOW - timedelta(days=800)), "to": iso(NOW + timedelta(days=1)), **params}
     with hub.http(Role.PATIENT, patient_id) as http:
         response = http.get(f"/v1/patients/{patient_id}/readings", params=query)
     assert response.status_code == 200, response.text
@@ -59,13 +73,8 @@ def test_published_reading_comes_back_through_the_api(mosquitto: Broker, hub: Hu
     hub.start("bridge")
     enroll(hub, "meter-1")
     client = mosquitto.client()
-    reading = {
-        "metric": "glucose",
-        "value": 104,
-        "unit": "mg/dL",
-        "time": "2026-11-28T08:00:00Z",
-        "seq": 7,
-    }
+    taken = iso(hours_ago(2))
+    reading = {"metric": "glucose", "value": 104, "unit": "mg/dL", "time": taken, "seq": 7}
     publish(client, device_readings_topic("meter-1"), json.dumps(reading))
 
     wait_until(lambda: len(readings(hub)) == 1, "the reading in the API")
@@ -73,8 +82,8 @@ def test_published_reading_comes_back_through_the_api(mosquitto: Broker, hub: Hu
     assert item["metric"] == "glucose"
     assert item["value"] == 104.0
     assert item["unit"] == "mg/dL"
-    assert item["effective_time"] == "2026-11-28T08:00:00Z"
-    assert item["device_time"] == "2026-11-28T08:00:00Z"
+    assert item["effective_time"] == taken
+    assert item["device_time"] == taken
     assert item["device_id"] == "meter-1"
     assert item["seq"] == 7
     assert item["time_source"] == "device"
@@ -91,21 +100,25 @@ def test_bad_messages_are_dead_lettered_and_good_ones_still_stored(
     enroll(hub, "cuff-1")
     topic = device_readings_topic("cuff-1")
 
+    base = hours_ago(3)
+
     def good(i: int) -> str:
         return json.dumps(
             {
                 "metric": "systolic_bp",
                 "value": 120 + i,
                 "unit": "mmHg",
-                "time": f"2026-11-28T08:{i:02d}:00Z",
+                "time": iso(base + timedelta(minutes=i)),
             }
         )
+
+    taken = iso(base)
 
     bad_payloads: list[tuple[bytes | str, str]] = [
         (b"not json at all", "malformed"),
         (b'{"metric": "systolic_bp", "value": 12', "malformed"),  # truncated
         (
-            json.dumps({"metric": "systolic_bp", "unit": "mmHg", "time": "2026-11-28T08:00:00Z"}),
+            json.dumps({"metric": "systolic_bp", "unit": "mmHg", "time": taken}),
             "malformed",
         ),  # missing value
         (
@@ -114,7 +127,7 @@ def test_bad_messages_are_dead_lettered_and_good_ones_still_stored(
                     "metric": "systolic_bp",
                     "value": "high",
                     "unit": "mmHg",
-                    "time": "2026-11-28T08:00:00Z",
+                    "time": taken,
                 }
             ),
             "malformed",
@@ -125,7 +138,7 @@ def test_bad_messages_are_dead_lettered_and_good_ones_still_stored(
                     "metric": "systolic_bp",
                     "value": 900,
                     "unit": "mmHg",
-                    "time": "2026-11-28T08:00:00Z",
+                    "time": taken,
                 }
             ),
             "implausible",
@@ -136,7 +149,7 @@ def test_bad_messages_are_dead_lettered_and_good_ones_still_stored(
                     "metric": "cholesterol",
                     "value": 5,
                     "unit": "mmol/L",
-                    "time": "2026-11-28T08:00:00Z",
+                    "time": taken,
                 }
             ),
             "unknown-metric",
@@ -191,30 +204,19 @@ def test_the_same_reading_published_three_times_is_stored_once(
     hub.start("bridge")
     enroll(hub, "scale-1")
     client = mosquitto.client()
+    paris = timezone(timedelta(hours=1))
+    weighed = hours_ago(5).astimezone(paris)
     payload = json.dumps(
-        {
-            "metric": "weight",
-            "value": 72.4,
-            "unit": "kg",
-            "time": "2026-11-28T07:05:00+01:00",
-            "seq": 3,
-        }
+        {"metric": "weight", "value": 72.4, "unit": "kg", "time": weighed.isoformat(), "seq": 3}
     )
     for _ in range(3):
         publish(client, device_readings_topic("scale-1"), payload)
-    marker = json.dumps(
-        {
-            "metric": "weight",
-            "value": 72.5,
-            "unit": "kg",
-            "time": "2026-11-28T07:06:00+01:00",
-            "seq": 4,
-        }
-    )
+    later = (weighed + timedelta(minutes=1)).isoformat()
+    marker = json.dumps({"metric": "weight", "value": 72.5, "unit": "kg", "time": later, "seq": 4})
     publish(client, device_readings_topic("scale-1"), marker)
     wait_until(lambda: len(readings(hub)) == 2, "both distinct readings")
     assert [r["value"] for r in readings(hub)] == [72.4, 72.5]
-    assert readings(hub)[0]["effective_time"] == "2026-11-28T06:05:00Z"
+    assert readings(hub)[0]["effective_time"] == iso(weighed)
     client.loop_stop()
 
 
@@ -237,7 +239,9 @@ def test_mosquitto_pub_example_from_the_readme(mosquitto: Broker, hub: HubProces
             "-t",
             "hs/v1/devices/my-meter/readings",
             "-m",
-            '{"metric": "glucose", "value": 104, "unit": "mg/dL", "time": "2026-11-28T08:00:00Z"}',
+            json.dumps(
+                {"metric": "glucose", "value": 104, "unit": "mg/dL", "time": iso(hours_ago(1))}
+            ),
         ],
         check=True,
         timeout=10,
@@ -248,32 +252,59 @@ def test_mosquitto_pub_example_from_the_readme(mosquitto: Broker, hub: HubProces
 def test_vendor_json_and_gateway_frames_are_decoded_through_the_catalog(
     mosquitto: Broker, hub: HubProcesses
 ) -> None:
-    from pathlib import Path
-
+    from device_profiles.blood_pressure import BloodPressureRecord, BpStatus, encode_blood_pressure
+    from device_profiles.gatt_time import GattDateTime
     from hub.wire import device_json_topic, gateway_frames_topic
 
     hub.start("api")
     hub.start("bridge")
-    enroll(hub, "acme-1", start="2025-01-01T00:00:00Z")
+    enroll(hub, "acme-1")
     enroll(hub, "ble-cuff-1")
     client = mosquitto.client()
     acks: list[dict[str, Any]] = []
     client.on_message = lambda _c, _u, msg: acks.append(json.loads(msg.payload))
     client.subscribe("hs/v1/gateways/gw-1/acks", qos=1)
-    fixture = Path(__file__).parent.parent / "fixtures" / "catalog" / "acme-bp-wifi.json"
-    publish(client, device_json_topic("acme-1", "acme-bp-wifi"), fixture.read_bytes())
-    # GATT Blood Pressure Measurement 0x2A35: 123/81/101 mmHg at 2026-11-28 10:00:00 local,
-    # pulse 64, irregular pulse; forwarded by a gateway in +01:00; frame 1 is truncated.
+    # The acme-bp-wifi shape (tests/fixtures/catalog/acme-bp-wifi.json), taken a year ago: a
+    # record that is old but whose clock is right keeps its own date.
+    a_year_ago = NOW - timedelta(days=365)
+    vendor = {
+        "ts": int(a_year_ago.timestamp()),
+        "sys": 128,
+        "dia": 82,
+        "pulse": 71,
+        "unit": "mmHg",
+        "irregular": True,
+        "cuff_ok": True,
+        "fw": "2.1.0",
+    }
+    publish(client, device_json_topic("acme-1", "acme-bp-wifi"), json.dumps(vendor))
+    # GATT Blood Pressure Measurement 0x2A35 (built with the project's encoder): 123/81/101
+    # mmHg taken 2 hours ago on the cuff's local clock, pulse 64, irregular pulse; forwarded by
+    # a gateway in +01:00; frame 2 is truncated.
+    zone = timezone(timedelta(hours=1))
+    taken = hours_ago(2)
+    local = taken.astimezone(zone).replace(tzinfo=None)
+    frame = encode_blood_pressure(
+        BloodPressureRecord(
+            systolic=Decimal(123),
+            diastolic=Decimal(81),
+            mean_arterial=Decimal(101),
+            timestamp=GattDateTime.from_datetime(local),
+            pulse_rate=Decimal(64),
+            user_id=1,
+            status=BpStatus.IRREGULAR_PULSE,
+        )
+    )
     frames = {
-        "gateway_time": "2026-11-28T10:00:05+01:00",
+        "gateway_time": (taken + timedelta(seconds=5)).astimezone(zone).isoformat(),
         "device": {
             "id": "ble-cuff-1",
             "address": "C0:26:DA:01:02:03",
             "profile": "generic-ble-blood-pressure",
         },
         "frames": [
-            {"seq": 1, "uuid": "2A35", "data": "1e7b0051006500ea070b1c0a00004000010400"},
-            {"seq": 2, "uuid": "2A35", "data": "1e7b00"},
+            {"seq": 1, "uuid": "2A35", "data": frame.hex()},
+            {"seq": 2, "uuid": "2A35", "data": frame[:3].hex()},
         ],
     }
     publish(client, gateway_frames_topic("gw-1"), json.dumps(frames))
@@ -284,11 +315,12 @@ def test_vendor_json_and_gateway_frames_are_decoded_through_the_catalog(
         by_device.setdefault(item["device_id"], {})[item["metric"]] = item
     acme = by_device["acme-1"]
     assert acme["systolic_bp"]["value"] == 128.0
-    assert acme["systolic_bp"]["effective_time"] == "2025-11-28T08:00:00Z"
+    assert acme["systolic_bp"]["effective_time"] == iso(a_year_ago)
     assert "irregular-pulse" in acme["pulse_rate"]["flags"]
     cuff = by_device["ble-cuff-1"]
     assert cuff["systolic_bp"]["source"] == "gateway"
-    assert cuff["systolic_bp"]["effective_time"] == "2026-11-28T09:00:00Z"
+    assert cuff["systolic_bp"]["value"] == 123.0
+    assert cuff["systolic_bp"]["effective_time"] == iso(taken)
     assert "time-zone-assumed" in cuff["systolic_bp"]["flags"]
     assert "irregular-pulse" in cuff["systolic_bp"]["flags"]
     with hub.http(Role.ADMIN, "ops-test") as http:
