@@ -12,9 +12,9 @@ from api import errors
 from api.deps import HubContext
 from api.routes import admin, care, devices, enrollments, health, ingest, patients, readings
 from hub import __version__
+from hub.adapters.tokens import TokenVerifier
 from hub.config import Settings
-from hub.ingest import open_ingestor
-from hub.tokens import TokenVerifier
+from hub.services.ingest import open_ingestor
 
 
 def create_app(settings: Settings) -> FastAPI:

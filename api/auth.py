@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 
 from api.deps import Context, HubContext
 from api.errors import Problem
-from hub.tokens import Principal, Role, TokenError
+from hub.adapters.tokens import Principal, Role, TokenError
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="health-device-hub"'}
 

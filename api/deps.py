@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.ratelimit import TokenBuckets
+from hub.adapters.registry import Registry
+from hub.adapters.store import ReadingStore
+from hub.adapters.tokens import TokenVerifier
 from hub.config import Settings
-from hub.ingest import Ingestor
-from hub.registry import Registry
-from hub.store import ReadingStore
-from hub.tokens import TokenVerifier
+from hub.services.ingest import Ingestor
 
 
 @dataclass

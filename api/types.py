@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from hub.identity import check_device_id, check_patient_id
+from hub.core.identity import check_device_id, check_patient_id
 
 
 def _checked(check: Callable[[str], str | None]) -> Callable[[str], str]:

@@ -11,7 +11,7 @@ glucose, a blood-pressure cuff's systolic/diastolic/pulse, a weight), all patien
 by time as a bridge would receive them. Reading identities are random 128-bit hex, like real
 ones. Both backends get the identical stream through ``write_batch`` in batches of
 ``--batch-size``; only the time inside ``write_batch`` counts. InfluxDB is a local ``influxd``
-started for the run (``hub.store.influx_server``), files in the run's directory.
+started for the run (``hub.adapters.store.influx_server``), files in the run's directory.
 
 Then, per backend, ``--queries`` random (patient, day) picks time: a 1-day ``series`` of the
 CGM, a 14-day ``downsample`` (automatic bucket: 1 h), ``latest`` of every metric, and one
@@ -39,12 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hub.model import Reading, Source, TimeSource, from_epoch_ms
-from hub.store.base import ReadingStore
-from hub.store.influx import InfluxReadingStore
-from hub.store.influx_http import InfluxTarget
-from hub.store.influx_server import influxd_binary, start_influxd
-from hub.store.sqlite import SqliteReadingStore
+from hub.adapters.store.base import ReadingStore
+from hub.adapters.store.influx import InfluxReadingStore
+from hub.adapters.store.influx_http import InfluxTarget
+from hub.adapters.store.influx_server import influxd_binary, start_influxd
+from hub.adapters.store.sqlite import SqliteReadingStore
+from hub.core.model import Reading, Source, TimeSource, from_epoch_ms
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 START_MS = int(START.timestamp() * 1000)

@@ -9,5 +9,5 @@ broker; nothing here is a mock. Layout (docs/simulator.md):
 * IO — ``mqtt_link`` (paho, wrapped once), ``uplink`` (outbox + link), ``fleet`` (the loop
   behind ``hub sim``), ``report`` (progress line and summary).
 
-Imports: ``device_profiles``, and from the hub only ``hub.wire`` and ``hub.config``.
+Imports: ``device_profiles``, and from the hub only ``hub.core.wire`` and ``hub.config``.
 """

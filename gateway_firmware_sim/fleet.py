@@ -64,7 +64,7 @@ from gateway_firmware_sim.timebase import DAY, utc
 from gateway_firmware_sim.uplink import DeviceUplink, GatewayUplink, Uplink
 from gateway_firmware_sim.world import DeviceSpec, GatewaySpec, Scenario, World, build_world
 from hub.config import MqttSettings
-from hub.wire import (
+from hub.core.wire import (
     bridge_status_topic,
     gateway_acks_topic,
     gateway_frames_topic,

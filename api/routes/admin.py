@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
-from hub.model import from_epoch_ms
-from hub.tokens import Role
+from hub.adapters.tokens import Role
+from hub.core.model import from_epoch_ms
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
 from api.errors import Problem
-from hub.tokens import Role
+from hub.adapters.tokens import Role
 
 router = APIRouter(prefix="/v1/care-relationships", tags=["care"])
 

@@ -17,9 +17,9 @@ from api.deps import Context, HubContext
 from api.errors import Problem
 from api.types import DeviceId
 from device_profiles.catalog import load_catalog
-from hub.model import from_epoch_ms
-from hub.registry.repo import DeviceConflict
-from hub.tokens import Principal, Role
+from hub.adapters.registry.repo import DeviceConflict
+from hub.adapters.tokens import Principal, Role
+from hub.core.model import from_epoch_ms
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 _CATALOG = load_catalog()

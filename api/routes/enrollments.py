@@ -11,8 +11,8 @@ from api.auth import CurrentPrincipal
 from api.deps import Context, HubContext
 from api.errors import Problem
 from api.types import DeviceId, PatientId
-from hub.registry.repo import EnrollmentConflict
-from hub.tokens import Principal, Role
+from hub.adapters.registry.repo import EnrollmentConflict
+from hub.adapters.tokens import Principal, Role
 
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 

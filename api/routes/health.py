@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import Context
 from api.errors import Problem
-from hub.store import StoreError
+from hub.adapters.store import StoreError
 
 router = APIRouter(tags=["health"])
 

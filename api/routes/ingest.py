@@ -1,7 +1,7 @@
 """``POST /v1/ingest``: readings pushed by remote-monitoring providers over HTTPS.
 
 A JSON batch (``application/json``) or a FHIR R4 transaction Bundle of Observations
-(``application/fhir+json``), see ``hub/provider.py``. The answer comes only after the durable
+(``application/fhir+json``), see ``hub/core/provider.py``. The answer comes only after the durable
 commit. Partial acceptance: every valid item is stored; each invalid one is reported with its
 index and reason (and kept as a dead letter) — one bad value never rejects the batch.
 
@@ -29,12 +29,12 @@ from api.errors import Problem
 from api.ratelimit import TokenBuckets
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
-from hub.decoding import Decoded
-from hub.ingest import BatchReport, Incoming, IngestUnavailable
-from hub.model import Source
-from hub.provider import ProviderBatch, parse_fhir_bundle, parse_json_batch
-from hub.tokens import Principal, Role
-from hub.wire import ItemError, WireError
+from hub.adapters.tokens import Principal, Role
+from hub.core.batch import BatchReport, Incoming, IngestUnavailable, ItemFate
+from hub.core.decoding import Decoded
+from hub.core.model import Source
+from hub.core.provider import ProviderBatch, parse_fhir_bundle, parse_json_batch
+from hub.core.wire import ItemError, WireError
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -112,10 +112,10 @@ def _summary(report: BatchReport) -> dict[str, Any]:
     counts = {"accepted": 0, "quarantined": 0, "refused": 0}
     rejected = []
     for item in report.items:
-        if item.outcome == "rejected":
+        if item.fate is ItemFate.REJECTED:
             rejected.append({"index": item.index, "reason": item.reason, "field": item.field})
         else:
-            counts[item.outcome] += 1
+            counts[item.fate.value] += 1
     return {
         **counts,
         "stored": report.stored,

@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field, field_validator
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
-from hub.ins import InsError, validate_ins
-from hub.model import Reading, epoch_ms, from_epoch_ms, reading_to_json
-from hub.store.base import MAX_TIME, MIN_TIME
-from hub.tokens import Role
+from hub.adapters.store.base import MAX_TIME, MIN_TIME
+from hub.adapters.tokens import Role
+from hub.core.ins import InsError, validate_ins
+from hub.core.model import Reading, epoch_ms, from_epoch_ms, reading_to_json
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 

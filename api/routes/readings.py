@@ -14,7 +14,7 @@ from api.auth import CurrentPrincipal, authorize_patient_access
 from api.deps import Context
 from api.errors import Problem
 from device_profiles.vocabulary import METRICS
-from hub.model import Reading, epoch_ms
+from hub.core.model import Reading, epoch_ms
 
 router = APIRouter(prefix="/v1/patients", tags=["readings"])
 

@@ -27,7 +27,7 @@ from gateway_firmware_sim.physiology._random import generator
 from gateway_firmware_sim.physiology.glucose import meter_reading
 from gateway_firmware_sim.physiology.person import Person
 from gateway_firmware_sim.timebase import HOUR, iso_local, iso_utc, local_days
-from hub.wire import device_json_topic, device_readings_topic
+from hub.core.wire import device_json_topic, device_readings_topic
 
 MMOL_PER_MG_DL = 1 / 18.016
 

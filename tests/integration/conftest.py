@@ -22,11 +22,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.broker import mosquitto_binary, spawn_mosquitto
+from hub.adapters.mqtt_bridge import wait_online
+from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings
-from hub.mqtt_bridge import wait_online
-from hub.tokens import Role, mint_token
-from hub.up import http_ok, port_open
+from hub.runtime.broker import mosquitto_binary, spawn_mosquitto
+from hub.runtime.up import http_ok, port_open
 from tests.conftest import free_port
 
 

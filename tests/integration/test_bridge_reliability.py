@@ -24,8 +24,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.tokens import Role
-from hub.wire import device_readings_topic
+from hub.adapters.tokens import Role
+from hub.core.wire import device_readings_topic
 from tests.conftest import free_port
 from tests.integration.conftest import Broker, HubProcesses, wait_until
 

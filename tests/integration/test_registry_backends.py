@@ -37,10 +37,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.model import Reading, Source, TimeSource
-from hub.pipeline import Enrollment
-from hub.registry import DeadLetter, Registry, migrations, schema
-from hub.registry.repo import EnrollmentConflict
+from hub.adapters.registry import DeadLetter, Registry, migrations, schema
+from hub.adapters.registry.repo import EnrollmentConflict
+from hub.core.model import Reading, Source, TimeSource
+from hub.core.pipeline import Enrollment
 from tests.fixtures.registry import (  # noqa: F401 - pytest fixtures
     postgres_server_fixture,
     postgres_url_fixture,
@@ -65,7 +65,7 @@ def engine(registry_url: str) -> Iterator[Engine]:
 
 
 # --- the first release's tables -----------------------------------------------------------
-# As `git show 7d06351:hub/registry/schema.py` defines them: what current users' databases
+# As `git show 7d06351:hub/adapters/registry/schema.py` defines them: what current users' databases
 # hold, made by create_all, without an alembic_version table.
 
 
@@ -383,7 +383,7 @@ UPGRADE_WHEN_TOLD = """
 import sys, time
 from pathlib import Path
 from sqlalchemy import create_engine
-from hub.registry.migrations import upgrade
+from hub.adapters.registry.migrations import upgrade
 url, go = sys.argv[1], Path(sys.argv[2])
 engine = create_engine(url)
 print("ready", flush=True)
@@ -421,7 +421,14 @@ def test_processes_starting_together_all_upgrade_once(
 def test_the_command_line_upgrades_and_reports(engine: Engine, registry_url: str) -> None:
     def run(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "hub.registry.migrations", *args, "--url", registry_url],
+            [
+                sys.executable,
+                "-m",
+                "hub.adapters.registry.migrations",
+                *args,
+                "--url",
+                registry_url,
+            ],
             capture_output=True,
             text=True,
             timeout=60,

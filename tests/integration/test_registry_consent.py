@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub.registry import Registry
-from hub.registry.repo import AuditEvent, DeviceConflict
+from hub.adapters.registry import Registry
+from hub.adapters.registry.repo import AuditEvent, DeviceConflict
 from tests.fixtures.registry import (  # noqa: F401 - pytest fixtures
     postgres_server_fixture,
     postgres_url_fixture,

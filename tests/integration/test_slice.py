@@ -16,8 +16,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from hub.tokens import Role
-from hub.wire import device_readings_topic
+from hub.adapters.tokens import Role
+from hub.core.wire import device_readings_topic
 from tests.integration.conftest import Broker, HubProcesses, wait_until
 
 pytestmark = pytest.mark.integration
@@ -254,7 +254,7 @@ def test_vendor_json_and_gateway_frames_are_decoded_through_the_catalog(
 ) -> None:
     from device_profiles.blood_pressure import BloodPressureRecord, BpStatus, encode_blood_pressure
     from device_profiles.gatt_time import GattDateTime
-    from hub.wire import device_json_topic, gateway_frames_topic
+    from hub.core.wire import device_json_topic, gateway_frames_topic
 
     hub.start("api")
     hub.start("bridge")

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hub.model import Reading, Source, TimeSource, epoch_ms, from_epoch_ms
-from hub.store import ReadingStore, StoreRejected, StoreUnavailable
-from hub.store.buckets import choose_bucket
-from hub.store.influx import InfluxReadingStore
-from hub.store.influx_http import InfluxTarget
-from hub.store.influx_server import InfluxServer, free_port
-from hub.store.sqlite import SqliteReadingStore
+from hub.adapters.store import ReadingStore, StoreRejected, StoreUnavailable
+from hub.adapters.store.buckets import choose_bucket
+from hub.adapters.store.influx import InfluxReadingStore
+from hub.adapters.store.influx_http import InfluxTarget
+from hub.adapters.store.influx_server import InfluxServer, free_port
+from hub.adapters.store.sqlite import SqliteReadingStore
+from hub.core.model import Reading, Source, TimeSource, epoch_ms, from_epoch_ms
 from tests.fixtures.influxdb import (  # noqa: F401 - pytest fixtures
     InfluxForTests,
     influx_server,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from hub.adapters.store import StoreError, StoreUnavailable, open_store
+from hub.adapters.store.influx import InfluxReadingStore
+from hub.adapters.store.influx_http import InfluxTarget
 from hub.config import Settings
-from hub.model import Reading, Source, TimeSource
-from hub.store import StoreError, StoreUnavailable, open_store
-from hub.store.influx import InfluxReadingStore
-from hub.store.influx_http import InfluxTarget
+from hub.core.model import Reading, Source, TimeSource
 from tests.fixtures.influxdb import (  # noqa: F401 - pytest fixtures
     InfluxForTests,
     influx_server,

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings
-from hub.tokens import Role, mint_token
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration

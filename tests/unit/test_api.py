@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings, Settings
-from hub.ingest import Incoming
-from hub.tokens import Role, mint_token
+from hub.core.batch import Incoming
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings, Settings
-from hub.ingest import Incoming
-from hub.ins import ins_key
-from hub.tokens import Role, mint_token
+from hub.core.batch import Incoming
+from hub.core.ins import ins_key
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 INS = f"2550814168025{ins_key('2550814168025'):02d}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import paho.mqtt.client as mqtt
 import pytest
 
+from hub.adapters.mqtt_bridge import BROKER_DROPPED_TOPIC, MqttBridge
 from hub.config import Settings
-from hub.ingest import open_ingestor
-from hub.mqtt_bridge import BROKER_DROPPED_TOPIC, MqttBridge
+from hub.services.ingest import open_ingestor
 
 
 class ExplodingMessage(mqtt.MQTTMessage):

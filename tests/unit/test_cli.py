@@ -8,7 +8,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from hub.cli import main
+from hub.runtime.cli import main
 
 # Blood Pressure Measurement 0x2A35 (GATT Specification Supplement, §3.31): flags 0x1E
 # (mmHg, time stamp, pulse rate, user id, status), 123/81/101 mmHg, 2026-11-28 10:00:00,

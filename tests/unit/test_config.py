@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from hub.adapters.mqtt_bridge import backoff_delay
 from hub.config import Settings, load_settings
-from hub.mqtt_bridge import backoff_delay
 
 
 def test_environment_and_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

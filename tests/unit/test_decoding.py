@@ -33,10 +33,10 @@ from device_profiles.glucose import (
     encode_glucose_measurement,
 )
 from device_profiles.heart_rate import HeartRateRecord, encode_heart_rate
-from hub.decoding import MessageDecoder
-from hub.model import Source
-from hub.pipeline import Accepted, Enrollment, Policy, process_measurement
-from hub.wire import parse_topic
+from hub.core.decoding import MessageDecoder
+from hub.core.model import Source
+from hub.core.pipeline import Accepted, Enrollment, Policy, process_measurement
+from hub.core.wire import parse_topic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "catalog"
 CATALOG = load_catalog()

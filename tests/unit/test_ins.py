@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.identity import check_patient_id
-from hub.ins import InsError, ins_key, validate_ins
+from hub.core.identity import check_patient_id
+from hub.core.ins import InsError, ins_key, validate_ins
 
 
 def with_key(nir: str) -> str:

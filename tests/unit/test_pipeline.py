@@ -9,9 +9,9 @@ import pytest
 
 from device_profiles.catalog import MetricLimits
 from device_profiles.measurement import Measurement, Special
-from hub.identity import check_patient_id, reading_identity
-from hub.model import Source, TimeSource
-from hub.pipeline import (
+from hub.core.identity import check_patient_id, reading_identity
+from hub.core.model import Source, TimeSource
+from hub.core.pipeline import (
     Accepted,
     Enrollment,
     Policy,

@@ -45,7 +45,7 @@ from gateway_firmware_sim.physiology.glucose import GlucoseScenario
 from gateway_firmware_sim.physiology.person import Conditions, Person
 from gateway_firmware_sim.physiology.pressure import BpVariant
 from gateway_firmware_sim.timebase import DAY, HOUR, naive_local
-from hub.wire import parse_device_readings
+from hub.core.wire import parse_device_readings
 
 T0 = 1_764_000_000.0
 PARIS = 3600.0

@@ -35,10 +35,10 @@ from gateway_firmware_sim.physiology.glucose import GlucoseScenario
 from gateway_firmware_sim.physiology.person import Conditions, Person
 from gateway_firmware_sim.physiology.pressure import BpVariant
 from gateway_firmware_sim.timebase import DAY, HOUR, iso_local
-from hub.decoding import MessageDecoder
-from hub.model import Source
-from hub.pipeline import Accepted, Enrollment, Policy, process_measurement
-from hub.wire import gateway_frames_topic, parse_topic
+from hub.core.decoding import MessageDecoder
+from hub.core.model import Source
+from hub.core.pipeline import Accepted, Enrollment, Policy, process_measurement
+from hub.core.wire import gateway_frames_topic, parse_topic
 
 T0 = 1_764_000_000.0
 PARIS = 3600.0

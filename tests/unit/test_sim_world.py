@@ -12,9 +12,9 @@ from gateway_firmware_sim.world import (
     build_world,
     draw_conditions,
 )
-from hub.cli import main
-from hub.identity import check_device_id, check_patient_id
-from hub.wire import gateway_frames_topic
+from hub.core.identity import check_device_id, check_patient_id
+from hub.core.wire import gateway_frames_topic
+from hub.runtime.cli import main
 
 T0 = 1_764_000_000.0
 DAY = 86400.0

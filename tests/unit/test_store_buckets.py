@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.store.buckets import (
+from hub.adapters.store.buckets import (
     DAY_MS,
     HOUR_MS,
     MAX_BUCKETS,

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from hub.store.base import StoreError, StoreRejected, StoreUnavailable
-from hub.store.influx_http import InfluxHttp, InfluxTarget
-from hub.store.influx_server import free_port
+from hub.adapters.store.base import StoreError, StoreRejected, StoreUnavailable
+from hub.adapters.store.influx_http import InfluxHttp, InfluxTarget
+from hub.adapters.store.influx_server import free_port
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

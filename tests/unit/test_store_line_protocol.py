@@ -10,9 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from device_profiles.vocabulary import METRICS
-from hub.model import Reading, Source, TimeSource
-from hub.store.influx_schema import families, family_of, meta_json, point_line
-from hub.store.line_protocol import (
+from hub.adapters.store.influx_schema import families, family_of, meta_json, point_line
+from hub.adapters.store.line_protocol import (
     decode_tag_value,
     encode_tag_value,
     escape_key,
@@ -22,6 +21,7 @@ from hub.store.line_protocol import (
     string_field,
     tag,
 )
+from hub.core.model import Reading, Source, TimeSource
 
 
 def test_escaping_per_element() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.store.base import StoreRejected, StoreUnavailable
-from hub.store.retry import backoff_delays, with_retries
+from hub.adapters.store.base import StoreRejected, StoreUnavailable
+from hub.adapters.store.retry import backoff_delays, with_retries
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.model import Reading, Source, TimeSource
-from hub.store.base import StoreError, StoreUnavailable
-from hub.store.sqlite import SqliteReadingStore
+from hub.adapters.store.base import StoreError, StoreUnavailable
+from hub.adapters.store.sqlite import SqliteReadingStore
+from hub.core.model import Reading, Source, TimeSource
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

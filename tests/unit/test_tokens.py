@@ -13,8 +13,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from hub.adapters.tokens import Role, TokenError, TokenVerifier
 from hub.config import AuthSettings
-from hub.tokens import Role, TokenError, TokenVerifier
 
 NOW = datetime.now(UTC)
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

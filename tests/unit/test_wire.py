@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device_profiles.errors import DecodeError
-from hub.wire import (
+from hub.core.wire import (
     TopicKind,
     WireError,
     device_readings_topic,

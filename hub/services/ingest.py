@@ -1,7 +1,7 @@
 """Batches in, durable commits out: the transport-independent heart of ingestion.
 
 A transport (the MQTT bridge, the provider push API) hands over a batch of raw messages; the
-:class:`Ingestor` parses them (``hub.wire``), runs the pure pipeline (``hub.pipeline``),
+:class:`Ingestor` parses them (``hub.core.wire``), runs the pure pipeline (``hub.core.pipeline``),
 keeps every refusal as a dead letter and every unattributable reading in quarantine (registry),
 then writes the accepted readings to the time-series store. When :meth:`Ingestor.ingest`
 returns, everything in the batch is durable and the transport may acknowledge it; when it
@@ -15,16 +15,25 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from device_profiles.catalog import Catalog, load_catalog
 from device_profiles.errors import DecodeError
+from hub.adapters.registry.repo import AuditEvent, DeadLetter, Registry
+from hub.adapters.store.base import (
+    ReadingStore,
+    StoreError,
+    StoreRejected,
+    open_store,
+    validate_for_store,
+)
 from hub.config import Settings
-from hub.decoding import Decoded, MessageDecoder
-from hub.model import Reading, Source
-from hub.pipeline import (
+from hub.core.batch import BatchReport, Incoming, IngestUnavailable, ItemFate, ItemOutcome
+from hub.core.decoding import Decoded, MessageDecoder
+from hub.core.model import Reading
+from hub.core.pipeline import (
     Accepted,
     Policy,
     Quarantined,
@@ -33,55 +42,9 @@ from hub.pipeline import (
     attribute,
     process_measurement,
 )
-from hub.registry.repo import AuditEvent, DeadLetter, Registry
-from hub.store.base import (
-    ReadingStore,
-    StoreError,
-    StoreRejected,
-    open_store,
-    validate_for_store,
-)
-from hub.wire import parse_topic
+from hub.core.wire import parse_topic
 
 log = logging.getLogger(__name__)
-
-
-class IngestUnavailable(Exception):
-    """A store or the registry failed: nothing in the batch may be acknowledged."""
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One raw message as a transport received it."""
-
-    topic: str
-    payload: bytes
-    receive_time: datetime
-    source: Source = Source.MQTT
-
-
-@dataclass(slots=True)
-class BatchReport:
-    messages: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    dead_lettered: int = 0
-    quarantined: int = 0
-    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
-    refused_by_consent: int = 0
-    # End-to-end acks: gateway id -> device id -> frame seqs now durably handled.
-    gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    # What became of each item: (message index, item index, outcome, reason, field).
-    items: list[ItemOutcome] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class ItemOutcome:
-    message: int
-    index: int | None
-    outcome: str  # accepted | quarantined | rejected | refused
-    reason: str | None = None
-    field: str | None = None
 
 
 @dataclass(slots=True)
@@ -142,7 +105,9 @@ class Ingestor:
                 plan.dead.append(
                     _dead_letter(message, None, None, RejectKind.MALFORMED, err.reason, err.field)
                 )
-                plan.items.append(ItemOutcome(number, None, "rejected", err.reason, err.field))
+                plan.items.append(
+                    ItemOutcome(number, None, ItemFate.REJECTED, err.reason, err.field)
+                )
                 continue
             decoded.append((number, result))
             if result.frame_seqs:
@@ -169,7 +134,9 @@ class Ingestor:
                     )
                 )
                 plan.items.append(
-                    ItemOutcome(number, item.index, "rejected", item.error.reason, item.error.field)
+                    ItemOutcome(
+                        number, item.index, ItemFate.REJECTED, item.error.reason, item.error.field
+                    )
                 )
             for index, measurement in result.items:
                 outcome = process_measurement(
@@ -192,11 +159,13 @@ class Ingestor:
                         continue
                 if isinstance(outcome, Quarantined):
                     plan.held.append((outcome.reading, outcome.reason))
-                    plan.items.append(ItemOutcome(number, index, "quarantined", outcome.reason))
+                    plan.items.append(
+                        ItemOutcome(number, index, ItemFate.QUARANTINED, outcome.reason)
+                    )
                 else:
                     plan.dead.append(_rejected(message, result.device_id, index, outcome))
                     plan.items.append(
-                        ItemOutcome(number, index, "rejected", outcome.reason, outcome.field)
+                        ItemOutcome(number, index, ItemFate.REJECTED, outcome.reason, outcome.field)
                     )
         # Consent: a source the patient objected to feeds nothing; the refusal is audited.
         objections = self.registry.active_objections(r.patient_id for *_, r in accepted)
@@ -204,11 +173,13 @@ class Ingestor:
             source = _objected_source(reading, result, objections)
             if source is None:
                 plan.accepted.append(reading)
-                plan.items.append(ItemOutcome(number, index, "accepted"))
+                plan.items.append(ItemOutcome(number, index, ItemFate.ACCEPTED))
             else:
                 plan.refused[(reading.patient_id, *source)] += 1
                 plan.items.append(
-                    ItemOutcome(number, index, "refused", "the patient objects to this source")
+                    ItemOutcome(
+                        number, index, ItemFate.REFUSED, "the patient objects to this source"
+                    )
                 )
 
     def ingest(self, messages: Sequence[Incoming]) -> BatchReport:

@@ -27,7 +27,7 @@ log = logging.getLogger("hub")
 
 
 def _cmd_up(settings: Settings, _args: argparse.Namespace) -> int:
-    from hub.up import Supervisor
+    from hub.runtime.up import Supervisor
 
     return Supervisor(settings).run()
 
@@ -48,8 +48,8 @@ def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
-    from hub.ingest import open_ingestor
-    from hub.mqtt_bridge import BridgeStalled, MqttBridge
+    from hub.adapters.mqtt_bridge import BridgeStalled, MqttBridge
+    from hub.services.ingest import open_ingestor
 
     ingestor = open_ingestor(settings)
     bridge = MqttBridge(settings.mqtt, ingestor)
@@ -80,7 +80,7 @@ def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _cmd_broker(settings: Settings, _args: argparse.Namespace) -> int:
-    from hub.broker import run_embedded
+    from hub.runtime.broker import run_embedded
 
     with contextlib.suppress(KeyboardInterrupt):
         run_embedded(settings.mqtt.host, settings.mqtt.port)
@@ -93,7 +93,7 @@ def _cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
 
     from gateway_firmware_sim.fleet import ApiEnroller, Fleet, FleetConfig
     from gateway_firmware_sim.world import ALL_SCENARIOS, Scenario
-    from hub.tokens import Role, mint_token
+    from hub.adapters.tokens import Role, mint_token
 
     token = mint_token(
         settings.auth,
@@ -148,7 +148,7 @@ def _speed(text: str) -> str | float:
 
 
 def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.tokens import Role, mint_token
+    from hub.adapters.tokens import Role, mint_token
 
     print(
         mint_token(

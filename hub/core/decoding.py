@@ -3,7 +3,7 @@
 Pure: topic and payload in, :class:`Decoded` out; a message refused whole raises
 :class:`~device_profiles.errors.DecodeError`. One table maps each topic kind to its decoder:
 
-* ``hs/v1/devices/{id}/readings`` — the hub's canonical JSON (``hub.wire``);
+* ``hs/v1/devices/{id}/readings`` — the hub's canonical JSON (``hub.core.wire``);
 * ``hs/v1/devices/{id}/json/{profile}`` — a vendor payload, decoded by that ``mqtt-json``
   catalog profile's mapping (``device_profiles.json_mapping``);
 * ``hs/v1/gateways/{id}/frames`` — raw characteristic values forwarded by a BLE gateway,
@@ -30,9 +30,9 @@ from device_profiles.glucose import GlucoseContext, join_glucose_context
 from device_profiles.json_mapping import decode_json
 from device_profiles.measurement import Measurement
 from device_profiles.registry import codec_for
-from hub.model import Source
-from hub.pipeline import Policy
-from hub.wire import (
+from hub.core.model import Source
+from hub.core.pipeline import Policy
+from hub.core.wire import (
     Frame,
     ItemError,
     Topic,

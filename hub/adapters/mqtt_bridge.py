@@ -8,8 +8,8 @@ Threads and ownership:
   this thread: ``_on_message`` only enqueues — a callback never does IO and never raises into
   paho (an exception is logged and counted).
 * one batch worker thread takes messages from the queue, closes a batch on size or time,
-  hands it to :class:`hub.ingest.Ingestor`, and — only when the batch is durably committed —
-  sends the PUBACKs (paho manual ack), in receive order.
+  hands it to the ingestor (:class:`hub.core.batch.BatchIngestor`), and — only when the batch
+  is durably committed — sends the PUBACKs (paho manual ack), in receive order.
 * If the commit fails, nothing is acknowledged: the worker retries the same batch with capped
   exponential backoff; meanwhile the broker stops sending once ``receive_maximum``
   unacknowledged messages are in flight (MQTT 5 §3.3.4 flow control), so memory stays bounded.
@@ -38,10 +38,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.adapters.metrics import BridgeMetrics
 from hub.config import MqttSettings
-from hub.ingest import BatchReport, Incoming, Ingestor, IngestUnavailable
-from hub.metrics import BridgeMetrics
-from hub.wire import SUBSCRIPTIONS, bridge_status_topic, gateway_acks_topic, shared
+from hub.core.batch import BatchIngestor, BatchReport, Incoming, IngestUnavailable
+from hub.core.wire import SUBSCRIPTIONS, bridge_status_topic, gateway_acks_topic, shared
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class _Received:
 
 class MqttBridge:
     def __init__(
-        self, settings: MqttSettings, ingestor: Ingestor, metrics: BridgeMetrics | None = None
+        self, settings: MqttSettings, ingestor: BatchIngestor, metrics: BridgeMetrics | None = None
     ) -> None:
         self.settings = settings
         self.ingestor = ingestor

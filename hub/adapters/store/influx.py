@@ -1,6 +1,6 @@
 """InfluxDB time-series backend: line-protocol writes, InfluxQL reads (1.x, 2.x, 3.x).
 
-Layout of a point: :mod:`hub.store.influx_schema` (docs/storage.md explains the choices).
+Layout of a point: :mod:`hub.adapters.store.influx_schema` (docs/storage.md explains the choices).
 
 Idempotency. InfluxDB identifies a point by measurement, tag set and timestamp, and a write to
 an existing point overwrites it. ``write_batch`` first looks up the points already stored in
@@ -48,8 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hub.model import Reading, TimeSource, epoch_ms
-from hub.store.base import (
+from hub.adapters.store.base import (
     MAX_TIME,
     MIN_TIME,
     Downsampled,
@@ -59,9 +58,9 @@ from hub.store.base import (
     WriteResult,
     validate_for_store,
 )
-from hub.store.buckets import bucket_for_range
-from hub.store.influx_http import InfluxHttp, InfluxTarget, ResultSeries
-from hub.store.influx_schema import (
+from hub.adapters.store.buckets import bucket_for_range
+from hub.adapters.store.influx_http import InfluxHttp, InfluxTarget, ResultSeries
+from hub.adapters.store.influx_schema import (
     READING_COLUMNS,
     families,
     family_of,
@@ -69,13 +68,14 @@ from hub.store.influx_schema import (
     point_line,
     reading_from_row,
 )
-from hub.store.line_protocol import (
+from hub.adapters.store.line_protocol import (
     decode_tag_value,
     encode_tag_value,
     influxql_identifier,
     influxql_string,
 )
-from hub.store.retry import backoff_delays, with_retries
+from hub.adapters.store.retry import backoff_delays, with_retries
+from hub.core.model import Reading, TimeSource, epoch_ms
 
 if TYPE_CHECKING:
     from hub.config import StoreSettings

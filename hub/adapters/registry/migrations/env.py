@@ -1,6 +1,6 @@
 """Alembic environment of the registry, run by every migration command.
 
-The caller (``hub.registry.migrations``) opens the connection, takes the migration lock and
+The caller (``hub.adapters.registry.migrations``) opens the connection, takes the migration lock and
 passes the connection in ``config.attributes["connection"]``, already inside its transaction;
 Alembic then runs every step in that one transaction (PostgreSQL: all or nothing; SQLite: an
 explicit ``BEGIN IMMEDIATE``). There is no ``alembic.ini`` and no offline (``--sql``) mode.
@@ -11,12 +11,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from hub.registry import schema
+from hub.adapters.registry import schema
 
 connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):
     raise RuntimeError(
-        "run registry migrations through hub.registry.migrations (upgrade(engine)), "
+        "run registry migrations through hub.adapters.registry.migrations (upgrade(engine)), "
         "not the alembic command line"
     )
 context.configure(

@@ -1,7 +1,7 @@
 """The hub's domain model: a stored reading, with its codes and its time provenance.
 
 A :class:`Reading` is what the time-series store keeps. It is derived from a device's
-:class:`device_profiles.Measurement` by the pipeline (``hub.pipeline``): value converted to the
+:class:`device_profiles.Measurement` by the pipeline (``hub.core.pipeline``): value converted to the
 metric's canonical UCUM unit, attributed to a patient (pseudonymous internal id, never the INS),
 and given an *effective time* — the time used for trends — next to the device's raw time and the
 hub's receive time. How the effective time was chosen is recorded in ``time_source``; a device

@@ -21,10 +21,10 @@ from types import FrameType
 
 import httpx
 
-from hub.broker import mosquitto_binary, spawn_mosquitto
+from hub.adapters.mqtt_bridge import wait_online
+from hub.adapters.tokens import Role, mint_token
 from hub.config import Settings
-from hub.mqtt_bridge import wait_online
-from hub.tokens import Role, mint_token
+from hub.runtime.broker import mosquitto_binary, spawn_mosquitto
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ For each decoded :class:`~device_profiles.Measurement` the pipeline decides, in 
 6. **time provenance** — effective time from the device's clock when it can be right; a time
    in the future or implausibly old is replaced by the receive time, with flags
    ``clock-skew`` and ``time-corrected``, the raw device time kept;
-7. **identity** — deterministic, from the device's facts (``hub.identity``);
+7. **identity** — deterministic, from the device's facts (``hub.core.identity``);
 8. **attribution** — the patient the device was enrolled to at the effective time, or
    quarantine when no enrollment covers it.
 
@@ -30,8 +30,8 @@ from device_profiles.catalog import MetricLimits
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
 from device_profiles.vocabulary import METRICS, normalize_unit, to_canonical
-from hub.identity import reading_identity
-from hub.model import Reading, Source, TimeSource
+from hub.core.identity import reading_identity
+from hub.core.model import Reading, Source, TimeSource
 
 
 class RejectKind(enum.StrEnum):

@@ -1,13 +1,13 @@
-"""``python -m hub.registry.migrations``: the registry's revision, upgrade, a new revision.
+"""``python -m hub.adapters.registry.migrations``: the registry's revision, upgrade, a new revision.
 
-    python -m hub.registry.migrations current           the revision of the registry database
-    python -m hub.registry.migrations upgrade           bring it to head (the hub does at start)
-    python -m hub.registry.migrations revision "add x"  write versions/v000N_add_x.py
+    python -m hub.adapters.registry.migrations current          the registry database's revision
+    python -m hub.adapters.registry.migrations upgrade          bring it to head (as the hub does)
+    python -m hub.adapters.registry.migrations revision "add x" write versions/v000N_add_x.py
 
 The database is ``--url``, else the settings' ``registry.url`` (``HUB_REGISTRY__URL``).
 
 ``revision`` fills the new file with the operations that bring a database at the current head
-to ``hub/registry/schema.py`` (Alembic autogenerate against an in-memory SQLite database):
+to ``hub/adapters/registry/schema.py`` (Alembic autogenerate against an in-memory SQLite database):
 edit ``schema.py`` first, then review and complete the generated file (data moves, defaults).
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, make_url
 
+from hub.adapters.registry.migrations import config, current_revision, head_revision, upgrade
 from hub.config import load_settings
-from hub.registry.migrations import config, current_revision, head_revision, upgrade
 
 
 def _write_revision(message: str, *, empty: bool) -> None:
@@ -50,7 +50,7 @@ def _write_revision(message: str, *, empty: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hub.registry.migrations")
+    parser = argparse.ArgumentParser(prog="python -m hub.adapters.registry.migrations")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("current", "upgrade"):
         sub = commands.add_parser(name)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect
 
-from hub.registry import schema
+from hub.adapters.registry import schema
 
 FIRST_RELEASE = "0001"
 FIRST_RELEASE_TABLES = frozenset({"enrollments", "dead_letters", "quarantine", "audit_events"})

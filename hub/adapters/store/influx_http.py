@@ -6,7 +6,7 @@ Cloud) — never its background batching API, which drops points once its own re
 Reads use InfluxQL on ``/query``, which InfluxDB 1.x, 2.x (through a DBRP mapping) and 3.x
 all serve.
 
-Every failure leaves this module as a :mod:`hub.store.base` error:
+Every failure leaves this module as a :mod:`hub.adapters.store.base` error:
 
 =========================================== =====================
 connection refused/reset, timeout, 5xx, 429 StoreUnavailable
@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import httpx
 
-from hub.store.base import StoreError, StoreRejected, StoreUnavailable
+from hub.adapters.store.base import StoreError, StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class InfluxHttp:
                 token=target.token or "",
                 org=target.org or "",
                 timeout=int(target.timeout_s * 1000),
-                retries=False,  # ours: hub.store.retry
+                retries=False,  # ours: hub.adapters.store.retry
             )
             self._v2_write = self._v2.write_api(write_options=SYNCHRONOUS)
 

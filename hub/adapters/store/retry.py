@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from hub.store.base import StoreUnavailable
+from hub.adapters.store.base import StoreUnavailable
 
 T = TypeVar("T")
 

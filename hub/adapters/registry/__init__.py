@@ -5,6 +5,6 @@ writes here before acknowledging a message (dead letters, quarantine) is idempot
 batch retried after a failure never doubles a row.
 """
 
-from hub.registry.repo import DeadLetter, Registry
+from hub.adapters.registry.repo import DeadLetter, Registry
 
 __all__ = ["DeadLetter", "Registry"]

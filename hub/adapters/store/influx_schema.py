@@ -10,7 +10,7 @@ One point per reading::
 * tags (indexed, low cardinality): the pseudonymous patient id (never the INS), the metric
   (a fixed vocabulary), the device, and ``slot`` — present only on the rare second, third…
   distinct reading that shares a point key (family, patient, metric, device, millisecond)
-  with one already stored. The write path assigns it (``hub.store.influx``), so distinct
+  with one already stored. The write path assigns it (``hub.adapters.store.influx``), so distinct
   readings never overwrite each other and an identical resend finds its own point;
 * fields: ``value`` (float: what InfluxQL aggregates), ``rid`` (the reading identity, which
   orders ties and finds resends) and ``meta``, the reading's provenance as one JSON object —
@@ -32,13 +32,13 @@ from functools import lru_cache
 from typing import Any
 
 from device_profiles.vocabulary import METRICS
-from hub.model import Reading, Source, TimeSource, epoch_ms, from_epoch_ms
-from hub.store.line_protocol import (
+from hub.adapters.store.line_protocol import (
     decode_tag_value,
     escape_measurement,
     escape_string_field,
     tag,
 )
+from hub.core.model import Reading, Source, TimeSource, epoch_ms, from_epoch_ms
 
 _FAMILY_MEMBERS: dict[str, tuple[str, ...]] = {
     "glucose": ("glucose", "glucose_isf"),

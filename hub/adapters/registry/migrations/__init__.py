@@ -5,13 +5,13 @@ Public API::
     upgrade(engine)            bring any registry database to the newest revision (head)
     current_revision(engine)   the revision a database is at; None if unversioned or empty
     head_revision()            the newest revision this code knows
-    schema_differences(engine) how a database differs from hub.registry.schema (empty = none)
+    schema_differences(engine) how a database differs from ``schema`` (empty = none)
     downgrade(engine, to=...)  step back (development only: drops the newer tables' data)
     MigrationError             raised when a database cannot be brought to head
 
 Revisions live in ``versions/``, one file each, numbered ``0001``, ``0002``, … and written out
 explicitly (``op.create_table``, ``op.batch_alter_table``), never from ``schema.py``: a
-released revision is never edited (docs/registry.md). ``python -m hub.registry.migrations``
+released revision is never edited (docs/registry.md). ``python -m hub.adapters.registry.migrations``
 writes the next one.
 
 :func:`upgrade` is safe to call from every process at start: it runs in one transaction that
@@ -38,9 +38,9 @@ from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
-from hub.registry import schema
-from hub.registry.migrations._legacy import UnrecognisedSchema, recognise
-from hub.registry.migrations._transaction import migration_transaction
+from hub.adapters.registry import schema
+from hub.adapters.registry.migrations._legacy import UnrecognisedSchema, recognise
+from hub.adapters.registry.migrations._transaction import migration_transaction
 
 __all__ = [
     "MigrationError",
@@ -98,7 +98,7 @@ def schema_differences(engine: Engine) -> list[Any]:
     """Alembic's autogenerate diff between the database and ``schema.metadata``.
 
     Types and server defaults are compared too. An empty list means the database has exactly
-    the tables, columns and indexes of ``hub/registry/schema.py``.
+    the tables, columns and indexes of ``hub/adapters/registry/schema.py``.
     """
     with engine.connect() as conn:
         return _differences(conn)

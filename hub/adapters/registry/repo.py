@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.model import Reading, epoch_ms, from_epoch_ms, reading_from_json, reading_to_json
-from hub.pipeline import Enrollment
-from hub.registry import migrations, schema
+from hub.adapters.registry import migrations, schema
+from hub.core.model import Reading, epoch_ms, from_epoch_ms, reading_from_json, reading_to_json
+from hub.core.pipeline import Enrollment
 
 
 class RegistryError(Exception):

@@ -5,7 +5,7 @@ Revises: ${down_revision | comma,n}
 Created: ${create_date}
 
 Written once, never edited after release: a later change is a new revision (docs/registry.md).
-Keep it self-contained: spell the tables out here, never import hub.registry.schema.
+Keep it self-contained: spell the tables out here, never import hub.adapters.registry.schema.
 """
 
 from __future__ import annotations

@@ -36,8 +36,7 @@ from typing import Any
 import numpy as np
 
 from device_profiles.vocabulary import METRICS
-from hub.model import Reading, Source, TimeSource, epoch_ms, from_epoch_ms
-from hub.store.base import (
+from hub.adapters.store.base import (
     Downsampled,
     Series,
     StoreError,
@@ -45,7 +44,8 @@ from hub.store.base import (
     WriteResult,
     validate_for_store,
 )
-from hub.store.buckets import bucket_for_range
+from hub.adapters.store.buckets import bucket_for_range
+from hub.core.model import Reading, Source, TimeSource, epoch_ms, from_epoch_ms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (

@@ -1,10 +1,10 @@
 """Time-series stores: the :class:`ReadingStore` protocol and its backends.
 
-Backends: ``hub.store.sqlite`` (embedded default) and ``hub.store.influx`` (InfluxDB 1.x, 2.x,
-3.x); :func:`open_store` picks one from the settings. docs/storage.md describes both.
+Backends: ``sqlite`` (embedded default) and ``influx`` (InfluxDB 1.x, 2.x, 3.x);
+:func:`open_store` picks one from the settings. docs/storage.md describes both.
 """
 
-from hub.store.base import (
+from hub.adapters.store.base import (
     Downsampled,
     ReadingStore,
     Series,

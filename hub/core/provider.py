@@ -1,7 +1,7 @@
 """Provider pushes: a JSON batch or a FHIR R4 Bundle of Observations, to coded measurements.
 
 Pure: the request body in, ``(device_id, index, Measurement)`` items and per-item errors out.
-The whole body is refused (:class:`~hub.wire.WireError`) only when it is not a document of the
+The whole body is refused (:class:`~hub.core.wire.WireError`) only when it is not a document of the
 expected shape at all; every other problem is reported for its item, and the good items go on.
 
 * JSON batch (``application/json``)::
@@ -27,8 +27,8 @@ from typing import Any
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
 from device_profiles.vocabulary import METRICS
-from hub.identity import check_device_id
-from hub.wire import ItemError, WireError, json_type, parse_json, parse_reading, parse_time
+from hub.core.identity import check_device_id
+from hub.core.wire import ItemError, WireError, json_type, parse_json, parse_reading, parse_time
 
 MAX_ITEMS = 5000
 MDC_SYSTEM = "urn:iso:std:iso:11073:10101"

@@ -17,7 +17,7 @@ Every backend passes one conformance suite (``tests/integration/test_store_confo
   reading is counted as a duplicate and stored once, the first copy wins — and durable when it
   returns: this is what the MQTT bridge acknowledges on. Everything in a batch is validated
   (:func:`validate_for_store`) before anything is written.
-* Times are epoch milliseconds (``hub.model.epoch_ms``); ranges are half-open ``[start, end)``
+* Times are epoch milliseconds (``hub.core.model.epoch_ms``); ranges are half-open ``[start, end)``
   on the effective time; order is (effective time, reading_id).
 * Reads may run in other threads while a write is in progress.
 """
@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from device_profiles.vocabulary import METRICS
-from hub.model import Reading
+from hub.core.model import Reading
 
 if TYPE_CHECKING:
     from hub.config import Settings
@@ -80,7 +80,7 @@ class Series:
 class Downsampled:
     """Per-bucket statistics of one metric; empty buckets are left out.
 
-    ``starts_ms`` (int64) are epoch-aligned bucket starts (``hub.store.buckets``); ``mean``,
+    ``starts_ms`` (int64) are epoch-aligned bucket starts (``buckets``); ``mean``,
     ``min``, ``max`` are float64 and ``count`` int64, all the same length.
     """
 
@@ -133,7 +133,7 @@ class ReadingStore(Protocol):
         bucket: timedelta | None = None,
     ) -> Downsampled:
         """Mean, min, max and count per epoch-aligned bucket over ``[start, end)``; the bucket
-        defaults to :func:`hub.store.buckets.choose_bucket` of the range."""
+        defaults to :func:`hub.adapters.store.buckets.choose_bucket` of the range."""
         ...
 
     def latest(self, patient_id: str, metrics: Sequence[str] | None = None) -> dict[str, Reading]:
@@ -201,12 +201,12 @@ def open_store(settings: Settings) -> ReadingStore:
     """The backend the settings select (the caller closes it)."""
     store = settings.store
     if store.backend == "sqlite":
-        from hub.store.sqlite import SqliteReadingStore
+        from hub.adapters.store.sqlite import SqliteReadingStore
 
         assert store.sqlite_path is not None
         return SqliteReadingStore(store.sqlite_path, busy_timeout_s=store.sqlite_busy_timeout_s)
     if store.backend == "influxdb":
-        from hub.store.influx import InfluxReadingStore
+        from hub.adapters.store.influx import InfluxReadingStore
 
         return InfluxReadingStore.from_settings(store)
     raise StoreError(f"store backend {store.backend!r} is not available")
