@@ -46,7 +46,6 @@ outside ``1e-15 <= |x| < 1e15`` (zero is fine). Physical and profile plausibilit
 from __future__ import annotations
 
 import enum
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,8 +60,10 @@ from decimal import (
 )
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
+from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
+from device_profiles.strict_json import JsonValue
 from device_profiles.vocabulary import METRICS, UnitError, normalize_unit
 
 if TYPE_CHECKING:
@@ -89,7 +90,6 @@ TIME_FORMATS: Final[dict[str, TimeFormat]] = {
     "epoch_ms": "epoch_ms",
 }
 
-JsonValue: TypeAlias = "bool | int | Decimal | str | list[JsonValue] | dict[str, JsonValue] | None"
 """A parsed JSON value: numbers are ``int`` (integers) or :class:`~decimal.Decimal`."""
 
 # Exact for any product of two numbers of at most MAX_NUMBER_DIGITS digits; independent of
@@ -305,70 +305,17 @@ class _Missing(enum.Enum):
 _MISSING: Final = _Missing.MISSING
 
 
-@dataclass(frozen=True, slots=True)
-class _NonFinite:
-    """A ``NaN``/``Infinity`` literal, kept until its path is known so the error can name it."""
-
-    literal: str
-
-
-@dataclass(frozen=True, slots=True)
-class _DuplicateKey:
-    """An object that repeats a key: ambiguous (parsers disagree on which value wins)."""
-
-    key: str
-
-
-def _object(pairs: list[tuple[str, object]]) -> object:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                return _DuplicateKey(key)
-            seen.add(key)
-    return result
-
-
 def _parse_payload(payload: object) -> JsonValue:
     if isinstance(payload, Mapping):
         return _checked(payload, "$", 0)
-    if isinstance(payload, str):
-        if len(payload) > MAX_PAYLOAD_BYTES:  # every character is at least one byte
-            raise DecodeError(_too_large(len(payload), "characters"), field="$")
-        try:
-            data = payload.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise DecodeError("payload text is not valid Unicode", field="$") from err
-    elif isinstance(payload, bytes | bytearray | memoryview):
-        data = bytes(payload)
-    else:
+    if not isinstance(payload, str | bytes | bytearray | memoryview):
         raise DecodeError(
             f"payload must be bytes, text or a mapping, not {type(payload).__name__}", field="$"
         )
-    if len(data) > MAX_PAYLOAD_BYTES:
-        raise DecodeError(_too_large(len(data), "bytes"), field="$")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise DecodeError(f"payload is not UTF-8 (byte {err.start})", field="$") from err
-    try:
-        document: object = json.loads(
-            text, parse_float=Decimal, parse_constant=_NonFinite, object_pairs_hook=_object
-        )
-    except RecursionError as err:
-        raise DecodeError(f"payload nests deeper than {MAX_DEPTH} levels", field="$") from err
-    except json.JSONDecodeError as err:
-        raise DecodeError(
-            f"payload is not JSON: {err.msg} at line {err.lineno} column {err.colno}", field="$"
-        ) from err
-    except ValueError as err:  # e.g. an integer longer than Python's 4300-digit limit
-        raise DecodeError(f"payload is not usable JSON: {err}", field="$") from err
+    document = strict_json.loads(
+        payload, max_bytes=MAX_PAYLOAD_BYTES, max_depth=MAX_DEPTH, max_digits=MAX_NUMBER_DIGITS
+    )
     return _checked(document, "$", 0)
-
-
-def _too_large(size: int, what: str) -> str:
-    return f"payload of {size} {what} exceeds the limit of {MAX_PAYLOAD_BYTES} bytes"
 
 
 def _checked(value: object, where: str, depth: int) -> JsonValue:
@@ -388,10 +335,6 @@ def _checked(value: object, where: str, depth: int) -> JsonValue:
         if not math.isfinite(value):
             raise DecodeError(f"{value} is not a number JSON allows", field=where)
         return Decimal(repr(value))
-    if isinstance(value, _NonFinite):
-        raise DecodeError(f"{value.literal} is not a number JSON allows", field=where)
-    if isinstance(value, _DuplicateKey):
-        raise DecodeError("key repeated in one object", field=f"{where}.{value.key}")
     if isinstance(value, Mapping | list | tuple) and depth >= MAX_DEPTH:
         raise DecodeError(f"payload nests deeper than {MAX_DEPTH} levels", field=where)
     if isinstance(value, Mapping):

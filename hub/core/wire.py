@@ -17,13 +17,13 @@ Topics (``{id}`` = 1..128 of ``A-Z a-z 0-9 . _ : -``)::
 from __future__ import annotations
 
 import enum
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
 
@@ -131,26 +131,13 @@ class ParsedPayload:
     errors: list[ItemError]
 
 
-def _reject_constant(name: str) -> Any:
-    raise WireError(f"{name} is not a number JSON allows", field="value")
-
-
 def parse_json(payload: bytes, *, max_bytes: int) -> Any:
-    """Decode a JSON document, with exact decimals and no NaN/Infinity literals."""
-    if len(payload) > max_bytes:
-        raise WireError(f"payload of {len(payload)} bytes exceeds the {max_bytes}-byte limit")
+    """Decode a JSON document with the hub's one strict reader (``device_profiles.strict_json``:
+    exact decimals, no NaN/Infinity, no repeated keys, bounded size, depth and digits)."""
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise WireError(f"payload is not UTF-8 (byte {err.start})") from err
-    try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except RecursionError as err:
-        raise WireError("payload nests too deeply") from err
-    except json.JSONDecodeError as err:
-        raise WireError(
-            f"payload is not JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from err
+        return strict_json.loads(payload, max_bytes=max_bytes)
+    except DecodeError as err:
+        raise WireError(err.reason, field=None if err.field == "$" else err.field) from err
 
 
 def _field(item: dict[str, Any], name: str, prefix: str) -> Any:

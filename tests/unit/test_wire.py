@@ -113,10 +113,14 @@ def test_each_bad_field_is_named(change: dict[str, object], field: str, reason: 
         (b"\xff\xfe", "not UTF-8"),
         (b'{"metric": "glucose", "value": NaN, "unit": "mg/dL", "time": "x"}', "NaN"),
         (b'{"metric": "glucose", "value": Infinity}', "Infinity"),
-        (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper"),
         (b"[]", "empty array"),
         (b'"a string"', "got a string"),
         (b"x" * 300_000, "exceeds"),
+        # The same strict reader as every other path: a repeated key is ambiguous, refused.
+        (b'{"metric": "glucose", "value": 90, "value": 300, "unit": "mg/dL"}', "key repeated"),
+        # The poison message of the security review: 4,400 digits, past Python's int limit.
+        (b'{"metric": "glucose", "value": 1' + b"0" * 4400 + b"}", "more than 30 digits"),
     ],
 )
 def test_hostile_payloads_get_a_clear_error(payload: bytes, reason: str) -> None:
