@@ -107,7 +107,7 @@ from device_profiles.uuids import (
     normalize_uuid,
     uuid_str,
 )
-from device_profiles.vocabulary import METRICS, MetricDef, UnitError, normalize_unit
+from device_profiles.vocabulary import METRICS, MetricDef, UnitError, critical_flag, normalize_unit
 
 Transport = Literal["ble-gatt", "mqtt-json"]
 TRANSPORTS: Final[dict[str, Transport]] = {"ble-gatt": "ble-gatt", "mqtt-json": "mqtt-json"}
@@ -172,10 +172,7 @@ class MetricLimits:
         return self.min <= canonical_value <= self.max
 
     def is_critical(self, canonical_value: Decimal) -> bool:
-        low, high = self.critical_low, self.critical_high
-        return (low is not None and canonical_value < low) or (
-            high is not None and canonical_value > high
-        )
+        return critical_flag(canonical_value, self.critical_low, self.critical_high) is not None
 
 
 @dataclass(frozen=True, slots=True)

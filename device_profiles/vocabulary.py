@@ -9,8 +9,16 @@ One table, looked up by name (STYLE: prefer tables to branches). For each metric
 * ``unit``: the canonical UCUM unit stored by the hub; ``units`` maps every accepted UCUM
   unit to an affine conversion into it;
 * ``limits``: the physically possible range in the canonical unit. A value outside it is
-  *impossible* (a decoding or device fault) and is refused; clinical alert ranges are a
-  different concept and live in device profiles and summaries.
+  *impossible* (a decoding or device fault) and is refused;
+* ``critical``: the values beyond which a single reading needs attention whatever its source
+  (flagged ``critical-low`` / ``critical-high``, never refused). A device profile may set
+  its own (``[limits.<metric>]``); the vocabulary's apply on every path otherwise. Sources:
+  glucose < 54 mg/dL is level 2 hypoglycaemia and > 400 mg/dL the usual "call your care team"
+  level (International consensus on time in range, Battelino et al., Diabetes Care 2019;
+  ADA Standards of Care 2024 §6); blood pressure ≥ 180 / ≥ 120 mm[Hg] is a hypertensive crisis
+  (ACC/AHA 2017 guideline §11); SpO2 < 90 % hypoxaemia (BTS 2017 oxygen guideline);
+  temperature < 35 °C hypothermia and > 40 °C hyperpyrexia; heart and pulse rate < 40 or
+  > 150 /min; respiratory rate < 8 or > 30 /min (NEWS2, Royal College of Physicians 2017).
 
 Unit aliases (``mmHg``, ``bpm``, ``°C``...) are accepted at the edge and normalised to UCUM.
 """
@@ -38,6 +46,8 @@ class MetricDef:
     limits: tuple[float, float]
     # accepted UCUM unit -> (factor, offset) such that canonical = value * factor + offset
     units: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    critical_low: Decimal | None = None
+    critical_high: Decimal | None = None
 
 
 def _mdc(partition: int, term: int) -> int:
@@ -45,8 +55,11 @@ def _mdc(partition: int, term: int) -> int:
 
 
 _ONE = (Decimal(1), Decimal(0))
-# 1 mmol/L of glucose = 18.016 mg/dL (molar mass 180.16 g/mol); IEEE 11073 and FHIR agree.
-_GLUCOSE_UNITS = {"mg/dL": _ONE, "mmol/L": (Decimal("18.016"), Decimal(0))}
+# 1 mmol/L of glucose = 18.0156 mg/dL: the molar mass of glucose C6H12O6 is 180.156 g/mol
+# (IUPAC 2013 standard atomic weights), and 1 mmol/L = 180.156 mg/L = 18.0156 mg/dL. UCUM
+# itself cannot convert mol to g without that molar mass; every other factor here is UCUM's.
+_GLUCOSE_UNITS = {"mg/dL": _ONE, "mmol/L": (Decimal("18.0156"), Decimal(0))}
+_GLUCOSE_CRITICAL = (Decimal(54), Decimal(400))
 _PRESSURE_UNITS = {"mm[Hg]": _ONE, "kPa": (Decimal("7.50062"), Decimal(0))}
 _RATE_UNITS = {"/min": _ONE}
 _PERCENT = {"%": _ONE}
@@ -68,6 +81,8 @@ METRICS: dict[str, MetricDef] = {
             "mg/dL",
             (1, 1500),
             _GLUCOSE_UNITS,
+            critical_low=_GLUCOSE_CRITICAL[0],
+            critical_high=_GLUCOSE_CRITICAL[1],
         ),
         MetricDef(
             "glucose_isf",
@@ -78,6 +93,8 @@ METRICS: dict[str, MetricDef] = {
             "mg/dL",
             (1, 1500),
             _GLUCOSE_UNITS,
+            critical_low=_GLUCOSE_CRITICAL[0],
+            critical_high=_GLUCOSE_CRITICAL[1],
         ),
         MetricDef(
             "systolic_bp",
@@ -88,6 +105,7 @@ METRICS: dict[str, MetricDef] = {
             "mm[Hg]",
             (20, 320),
             _PRESSURE_UNITS,
+            critical_high=Decimal(180),
         ),
         MetricDef(
             "diastolic_bp",
@@ -98,6 +116,7 @@ METRICS: dict[str, MetricDef] = {
             "mm[Hg]",
             (5, 250),
             _PRESSURE_UNITS,
+            critical_high=Decimal(120),
         ),
         MetricDef(
             "mean_arterial_pressure",
@@ -118,6 +137,8 @@ METRICS: dict[str, MetricDef] = {
             "/min",
             (10, 350),
             _RATE_UNITS,
+            critical_low=Decimal(40),
+            critical_high=Decimal(150),
         ),
         MetricDef(
             "heart_rate",
@@ -128,6 +149,8 @@ METRICS: dict[str, MetricDef] = {
             "/min",
             (10, 350),
             _RATE_UNITS,
+            critical_low=Decimal(40),
+            critical_high=Decimal(150),
         ),
         MetricDef(
             "spo2",
@@ -138,6 +161,7 @@ METRICS: dict[str, MetricDef] = {
             "%",
             (20, 100),
             _PERCENT,
+            critical_low=Decimal(90),
         ),
         MetricDef(
             "weight",
@@ -192,6 +216,8 @@ METRICS: dict[str, MetricDef] = {
             "Cel",
             (25, 45),
             {"Cel": _ONE, "[degF]": (Decimal(5) / Decimal(9), Decimal(-160) / Decimal(9))},
+            critical_low=Decimal(35),
+            critical_high=Decimal(40),
         ),
         MetricDef(
             "respiratory_rate",
@@ -202,6 +228,8 @@ METRICS: dict[str, MetricDef] = {
             "/min",
             (1, 100),
             _RATE_UNITS,
+            critical_low=Decimal(8),
+            critical_high=Decimal(30),
         ),
         # Intermediate Cuff Pressure (0x2A36): the cuff pressure while a BP measurement runs.
         MetricDef(
@@ -314,6 +342,15 @@ def normalize_unit(unit: str) -> str:
     if alias is None:
         raise UnitError(f"unknown unit {unit!r}", field="unit")
     return alias
+
+
+def critical_flag(value: Decimal, low: Decimal | None, high: Decimal | None) -> str | None:
+    """``"critical-low"`` below ``low``, ``"critical-high"`` above ``high``, else None."""
+    if low is not None and value < low:
+        return "critical-low"
+    if high is not None and value > high:
+        return "critical-high"
+    return None
 
 
 def to_canonical(metric: MetricDef, value: Decimal, unit: str) -> Decimal:

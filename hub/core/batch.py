@@ -61,6 +61,8 @@ class BatchReport:
     # End-to-end acks: gateway id -> device id -> frame seqs now durably handled.
     gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     items: list[ItemOutcome] = field(default_factory=list)
+    # False when an all-or-nothing batch (a FHIR transaction) was refused whole.
+    committed: bool = True
 
 
 class BatchIngestor(Protocol):

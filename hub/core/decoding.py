@@ -32,6 +32,7 @@ from device_profiles.measurement import Measurement
 from device_profiles.registry import codec_for
 from hub.core.model import Source
 from hub.core.pipeline import Policy
+from hub.core.timekeeping import ClockReading
 from hub.core.wire import (
     Frame,
     ItemError,
@@ -57,6 +58,11 @@ class Decoded:
     frame_seqs: tuple[int, ...] = ()
     # A remote-monitoring provider that pushed the items (consent: source kind "provider").
     provider_id: str | None = None
+    # The device's own clock as read at upload: the basis of this upload's clock offset.
+    clock: ClockReading | None = None
+    # The patient the items say they belong to (FHIR Observation.subject, resolved from the
+    # INS to the pseudonymous id); attribution by enrollment must agree or the item is refused.
+    expected_patient: str | None = None
 
 
 class MessageDecoder:

@@ -23,11 +23,14 @@ from device_profiles.vocabulary import METRICS, MetricDef
 
 
 class TimeSource(enum.StrEnum):
-    """Where a reading's effective time comes from."""
+    """Where a reading's effective time comes from (docs/model.md, "Time provenance")."""
 
     DEVICE = "device"  # the device's own timestamp, with its stated UTC offset
-    DEVICE_ZONE_ASSUMED = "device-zone-assumed"  # device local time read in an assumed zone
-    RECEIVE = "receive"  # the device sent no time, or a time that cannot be right
+    DEVICE_ZONE_ASSUMED = "device-zone-assumed"  # device local time read in a named IANA zone
+    DEVICE_CORRECTED = "device-corrected"  # device time + the clock offset measured at upload
+    RECEIVE = "receive"  # the device sent no time: when the gateway or the hub received it
+    UNTRUSTED = "device-untrusted"  # a device time that cannot be right, with no offset to fix
+    # it: kept as sent, flagged ``time-unknown``, left out of time-based views
 
 
 class Source(enum.StrEnum):
@@ -55,6 +58,17 @@ class Reading:
     source: Source
     seq: int | None = None
     flags: tuple[str, ...] = ()
+    # Provenance (None when unknown or not applicable):
+    value_sent: str | None = None  # the number as the device sent it ("10.0")
+    unit_sent: str | None = None  # its unit as sent, UCUM ("mmol/L")
+    utc_offset_min: int | None = None  # the device's local UTC offset at the effective time
+    clock_offset_ms: int | None = None  # correction applied to the device's clock (ms)
+    time_zone: str | None = None  # the IANA zone a local device time was read in
+
+    @property
+    def time_unknown(self) -> bool:
+        """A time that cannot be trusted: kept, but out of trends, summaries and "latest"."""
+        return self.time_source is TimeSource.UNTRUSTED
 
     @property
     def definition(self) -> MetricDef:
@@ -92,6 +106,11 @@ def reading_to_json(reading: Reading) -> dict[str, object]:
         "source": reading.source.value,
         "seq": reading.seq,
         "flags": list(reading.flags),
+        "value_sent": reading.value_sent,
+        "unit_sent": reading.unit_sent,
+        "utc_offset_min": reading.utc_offset_min,
+        "clock_offset_ms": reading.clock_offset_ms,
+        "time_zone": reading.time_zone,
     }
 
 
@@ -110,4 +129,9 @@ def reading_from_json(data: dict[str, Any]) -> Reading:
         source=Source(data["source"]),
         seq=data["seq"],
         flags=tuple(data["flags"]),
+        value_sent=data.get("value_sent"),
+        unit_sent=data.get("unit_sent"),
+        utc_offset_min=data.get("utc_offset_min"),
+        clock_offset_ms=data.get("clock_offset_ms"),
+        time_zone=data.get("time_zone"),
     )

@@ -29,7 +29,13 @@ from decimal import Decimal
 from device_profiles.catalog import MetricLimits
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
-from device_profiles.vocabulary import METRICS, normalize_unit, to_canonical
+from device_profiles.vocabulary import (
+    METRICS,
+    MetricDef,
+    critical_flag,
+    normalize_unit,
+    to_canonical,
+)
 from hub.core.identity import reading_identity
 from hub.core.model import Reading, Source, TimeSource
 
@@ -44,6 +50,7 @@ class RejectKind(enum.StrEnum):
     BAD_UNIT = "bad-unit"
     IMPLAUSIBLE = "implausible"  # physically impossible value
     STORE_REFUSED = "store-refused"  # a reading the time-series store's rules refuse
+    SUBJECT_MISMATCH = "subject-mismatch"  # names a patient the device is not enrolled to
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +127,18 @@ def resolve_time(
     return device_time, source, flags
 
 
-def _critical_flags(limits: MetricLimits | None, value: Decimal) -> tuple[str, ...]:
-    if limits is None:
-        return ()
-    if limits.critical_low is not None and value < limits.critical_low:
-        return ("critical-low",)
-    if limits.critical_high is not None and value > limits.critical_high:
-        return ("critical-high",)
-    return ()
+def _critical_flags(
+    definition: MetricDef, limits: MetricLimits | None, value: Decimal
+) -> tuple[str, ...]:
+    """The profile's critical limits where it sets them, else the vocabulary's: every path."""
+    low = limits.critical_low if limits and limits.critical_low is not None else None
+    high = limits.critical_high if limits and limits.critical_high is not None else None
+    flag = critical_flag(
+        value,
+        definition.critical_low if low is None else low,
+        definition.critical_high if high is None else high,
+    )
+    return () if flag is None else (flag,)
 
 
 def process_measurement(
@@ -203,7 +214,7 @@ def process_measurement(
         flags=(
             *measurement.annotations,
             *time_flags,
-            *_critical_flags(limits, canonical),
+            *_critical_flags(definition, limits, canonical),
         ),
     )
     patient = patient_at(enrollments, effective)

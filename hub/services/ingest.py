@@ -54,6 +54,7 @@ class _Plan:
     gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
     refused: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    audits: list[AuditEvent] = field(default_factory=list)
     items: list[ItemOutcome] = field(default_factory=list)
 
 
@@ -167,6 +168,7 @@ class Ingestor:
                     plan.items.append(
                         ItemOutcome(number, index, ItemFate.REJECTED, outcome.reason, outcome.field)
                     )
+        accepted = self._check_subjects(messages, accepted, plan)
         # Consent: a source the patient objected to feeds nothing; the refusal is audited.
         objections = self.registry.active_objections(r.patient_id for *_, r in accepted)
         for number, index, result, reading in accepted:
@@ -182,6 +184,48 @@ class Ingestor:
                     )
                 )
 
+    def _check_subjects(
+        self,
+        messages: Sequence[Incoming],
+        accepted: list[tuple[int, int | None, Decoded, Reading]],
+        plan: _Plan,
+    ) -> list[tuple[int, int | None, Decoded, Reading]]:
+        """Items that name their patient (a FHIR ``Observation.subject``) must be attributed
+        to that patient; a mismatch is refused and audited in both patients' trails."""
+        kept = []
+        for number, index, result, reading in accepted:
+            expected = result.expected_patient
+            if expected is None or expected == reading.patient_id:
+                kept.append((number, index, result, reading))
+                continue
+            reason = (
+                "the reading's subject is not the patient this device is enrolled to at the "
+                "reading's time"
+            )
+            plan.dead.append(
+                _rejected(
+                    messages[number],
+                    result.device_id,
+                    index,
+                    Rejected(RejectKind.SUBJECT_MISMATCH, reason, "subject"),
+                )
+            )
+            plan.items.append(ItemOutcome(number, index, ItemFate.REJECTED, reason, "subject"))
+            actor = result.provider_id or result.device_id
+            for patient in (expected, reading.patient_id):
+                plan.audits.append(
+                    AuditEvent(
+                        at=messages[number].receive_time,
+                        actor=actor,
+                        role=f"source:{'provider' if result.provider_id else 'device'}",
+                        action="ingest.subject-mismatch",
+                        patient_id=patient,
+                        outcome="refused",
+                        detail=f"device {result.device_id}",
+                    )
+                )
+        return kept
+
     def ingest(self, messages: Sequence[Incoming]) -> BatchReport:
         """Parse, decide and durably commit a batch. Raises :class:`IngestUnavailable`."""
         plan = _Plan()
@@ -191,14 +235,20 @@ class Ingestor:
         except (StoreError, SQLAlchemyError) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
 
-    def ingest_decoded(self, message: Incoming, decoded: Sequence[Decoded]) -> BatchReport:
+    def ingest_decoded(
+        self, message: Incoming, decoded: Sequence[Decoded], *, atomic: bool = False
+    ) -> BatchReport:
         """Decide and commit items already decoded by a transport (the provider push API).
 
-        ``message`` is the request as received: its body is what dead letters keep.
+        ``message`` is the request as received. ``atomic`` (a FHIR ``transaction``): if any
+        item would not be accepted, nothing at all is committed — no reading, no dead letter,
+        no quarantine — and the report says so (``committed`` False, each item's fate).
         """
         plan = _Plan()
         try:
             self._decide([message], [(0, d) for d in decoded], plan)
+            if atomic and any(item.fate is not ItemFate.ACCEPTED for item in plan.items):
+                return BatchReport(messages=1, committed=False, items=plan.items)
             return self._commit([message], plan)
         except (StoreError, SQLAlchemyError) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
@@ -217,7 +267,7 @@ class Ingestor:
             )
             for (patient_id, kind, source_id), count in plan.refused.items()
             if at is not None
-        ]
+        ] + plan.audits
         # Refusals first: once the readings are committed, everything is.
         self.registry.keep_rejects(plan.dead, plan.held, audits)
         result = self.store.write_batch(plan.accepted)
