@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -14,7 +15,8 @@ from api.auth import CurrentPrincipal, authorize_patient_access
 from api.deps import Context
 from api.errors import Problem
 from device_profiles.vocabulary import METRICS
-from hub.core.model import Reading, epoch_ms
+from hub.adapters.store import ReadingCursor, cursor_of
+from hub.core.model import Reading
 
 router = APIRouter(prefix="/v1/patients", tags=["readings"])
 
@@ -73,18 +75,28 @@ def _out(reading: Reading) -> ReadingOut:
     )
 
 
+# "<effective ms>:<seq or -1>:<reading_id>", ASCII digits only (int() alone would take "+1",
+# " 1", "1_0" or other scripts' digits); the ranges are checked by ReadingCursor.checked.
+_CURSOR = re.compile(r"(\d{1,19}):(-1|\d{1,19}):(.+)", re.ASCII | re.DOTALL)
+
+
 def encode_cursor(reading: Reading) -> str:
-    raw = f"{epoch_ms(reading.effective_time)}:{reading.reading_id}".encode()
+    """The opaque cursor after ``reading``: its place in the store order, base64url."""
+    t_ms, seq, reading_id = cursor_of(reading)
+    raw = f"{t_ms}:{seq}:{reading_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
+def decode_cursor(cursor: str) -> ReadingCursor:
+    """Inverse of :func:`encode_cursor`; anything else, or a position no stored reading can
+    have, is the 400 ``invalid-cursor`` problem (never a store error)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        t_ms, _, reading_id = raw.partition(":")
-        if not reading_id:
-            raise ValueError("no identity")
-        return int(t_ms), reading_id
+        match = _CURSOR.fullmatch(raw)
+        if match is None:
+            raise ValueError("not <ms>:<seq>:<identity>")
+        t_ms, seq, reading_id = match.groups()
+        return ReadingCursor(int(t_ms), int(seq), reading_id).checked()
     except (ValueError, binascii.Error, UnicodeDecodeError) as err:
         raise Problem(
             400, "invalid-cursor", "cursor is not one this API returned", field="cursor"
@@ -103,8 +115,13 @@ def list_readings(
     to: Annotated[AwareDatetime | None, Query(description="exclusive; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     cursor: str | None = None,
+    include_untrusted: Annotated[
+        bool,
+        Query(description="also readings whose device time could not be trusted (time_unknown)"),
+    ] = False,
 ) -> ReadingPage:
-    """Readings in ``[from, to)`` ordered by effective time; follow ``next_cursor`` for more."""
+    """Readings in ``[from, to)`` ordered by effective time, then the device's sequence number,
+    then identity; follow ``next_cursor`` for more."""
     authorize_patient_access(context, principal, patient_id, "readings.list")
     for name in metric or ():
         if name not in METRICS:
@@ -119,7 +136,15 @@ def list_readings(
     if start >= end:
         raise Problem(422, "invalid-range", "`from` must be before `to`", field="from")
     after = decode_cursor(cursor) if cursor else None
-    page = context.store.readings(patient_id, metric, start, end, after=after, limit=limit + 1)
+    page = context.store.readings(
+        patient_id,
+        metric,
+        start,
+        end,
+        after=after,
+        limit=limit + 1,
+        include_untrusted=include_untrusted,
+    )
     more = len(page) > limit
     page = page[:limit]
     return ReadingPage(

@@ -15,11 +15,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from hub.adapters.store import ReadingStore, StoreRejected, StoreUnavailable
+from hub.adapters.store import (
+    ReadingCursor,
+    ReadingStore,
+    StoreRejected,
+    StoreUnavailable,
+    cursor_of,
+)
 from hub.adapters.store.buckets import choose_bucket
 from hub.adapters.store.influx import InfluxReadingStore
 from hub.adapters.store.influx_http import InfluxTarget
@@ -121,9 +128,19 @@ def cgm(
 
 
 def everything(store: ReadingStore, patient_id: str) -> list[Reading]:
+    """Every reading of the patient, untrusted times included, in the store order."""
     return store.readings(
-        patient_id, None, T0 - timedelta(days=3650), T0 + timedelta(days=3650), limit=100_000
+        patient_id,
+        None,
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2200, 1, 1, tzinfo=UTC),
+        limit=100_000,
+        include_untrusted=True,
     )
+
+
+def in_order(readings: list[Reading]) -> list[Reading]:
+    return sorted(readings, key=cursor_of)
 
 
 # -- idempotency ---------------------------------------------------------------------------
@@ -136,9 +153,7 @@ def test_writing_the_same_batch_twice_stores_it_once(store: ReadingStore, patien
     assert (first.written, first.duplicates) == (20, 0)
     assert (again.written, again.duplicates) == (0, 20)
     assert store.count(patient) == 20
-    assert everything(store, patient) == sorted(
-        batch, key=lambda r: (r.effective_time, r.reading_id)
-    )
+    assert everything(store, patient) == in_order(batch)
 
 
 def test_a_reading_repeated_inside_a_batch_is_stored_once(
@@ -241,11 +256,15 @@ def test_cursor_paging_walks_every_reading_once_in_order(store: ReadingStore, pa
     metrics = ["glucose_isf", "glucose", "heart_rate", "weight"]  # three measurements
     for i in range(60):
         at = T0 + timedelta(minutes=int(rng.integers(0, 20)))  # many readings share a minute
-        batch.append(reading(patient, at, float(i), metric=metrics[i % 4], device_id=f"d{i % 3}"))
+        # Sequence numbers that disagree with the identities' order; some readings have none.
+        seq = None if i % 3 == 0 else int(rng.integers(0, 5))
+        batch.append(
+            reading(patient, at, float(i), metric=metrics[i % 4], device_id=f"d{i % 3}", seq=seq)
+        )
     store.write_batch(batch)
-    expected = sorted(batch, key=lambda r: (epoch_ms(r.effective_time), r.reading_id))
+    expected = in_order(batch)
     end = T0 + timedelta(hours=1)
-    for limit in (1, 7, 25):
+    for limit in (1, 2, 7, 25):
         seen: list[Reading] = []
         after = None
         while True:
@@ -254,7 +273,7 @@ def test_cursor_paging_walks_every_reading_once_in_order(store: ReadingStore, pa
             seen += page
             if len(page) < limit:
                 break
-            after = (epoch_ms(page[-1].effective_time), page[-1].reading_id)
+            after = cursor_of(page[-1])
         assert seen == expected, f"limit {limit}"
     two = store.readings(patient, ["glucose", "weight"], T0, end, limit=1000)
     assert two == [r for r in expected if r.metric in ("glucose", "weight")]
@@ -381,9 +400,7 @@ def test_erasure_removes_every_reading_of_one_patient_only(
         assert view.latest(patient) == {}
         assert len(view.series(patient, "glucose_isf", T0, T0 + timedelta(days=1))) == 0
         assert view.count(other) == 20
-        assert everything(view, other) == sorted(
-            kept, key=lambda r: (r.effective_time, r.reading_id)
-        )
+        assert everything(view, other) == in_order(kept)
     assert store.erase_patient(patient) == 0
     # The erased readings can be written again (e.g. re-enrolment with a fresh import).
     assert store.write_batch(mine[:3]).written == 3
@@ -427,7 +444,52 @@ def test_every_field_round_trips(store: ReadingStore, patient: str) -> None:
         reading(
             patient, at + timedelta(seconds=2), 1e-7, metric="spo2", unit="%", seq=0, device_time=""
         ),
-        reading(patient, at + timedelta(seconds=3), 1.5e300, metric="weight", unit="kg", seq=-5),
+        reading(
+            patient, at + timedelta(seconds=3), 1.5e300, metric="weight", unit="kg", seq=2**63 - 1
+        ),
+    ]
+    store.write_batch(batch)
+    assert everything(store, patient) == batch
+    assert store.latest(patient)["glucose"] == batch[0]
+
+
+def test_provenance_round_trips(store: ReadingStore, patient: str) -> None:
+    at = T0 + timedelta(milliseconds=7)
+    batch = [
+        reading(  # a BLE local time read in a named zone, value as sent in another unit
+            patient,
+            at,
+            180.0,
+            metric="glucose",
+            value_sent="10.0",
+            unit_sent="mmol/L",
+            utc_offset_min=60,
+            time_zone="Europe/Paris",
+            time_source=TimeSource.DEVICE_ZONE_ASSUMED,
+        ),
+        reading(  # a clock corrected at upload, far west of UTC
+            patient,
+            at + timedelta(seconds=1),
+            120.0,
+            seq=17,
+            clock_offset_ms=-3_600_123,
+            utc_offset_min=-600,
+            time_source=TimeSource.DEVICE_CORRECTED,
+        ),
+        reading(  # only some fields: the rest stays None
+            patient, at + timedelta(seconds=2), 99.0, value_sent="99", clock_offset_ms=0
+        ),
+        reading(  # characters line protocol and JSON escape; extreme offsets
+            patient,
+            at + timedelta(seconds=3),
+            98.0,
+            value_sent='9"8\\',
+            unit_sent="mg/dL ,=\\",
+            time_zone="America/Argentina/Buenos_Aires é",
+            utc_offset_min=-(24 * 60 - 1),
+            clock_offset_ms=2**63 - 1,
+        ),
+        reading(patient, at + timedelta(seconds=4), 97.0),  # none at all
     ]
     store.write_batch(batch)
     assert everything(store, patient) == batch
@@ -491,7 +553,14 @@ def test_hostile_strings_round_trip(store: ReadingStore, patient: str) -> None:
         ("device_id", "line\nbreak", "control character"),
         ("flags", ("ok", "tab\there"), "control character"),
         ("patient_id", "", "no patient"),
-        ("seq", 2**64, "64 bits"),
+        ("seq", 2**63, "outside 0..2"),
+        ("seq", -1, "outside 0..2"),  # -1 is the order's "no seq": never a record number
+        ("utc_offset_min", 24 * 60, "UTC offset"),
+        ("utc_offset_min", -24 * 60, "UTC offset"),
+        ("clock_offset_ms", 2**63, "clock offset"),
+        ("value_sent", "1\n2", "control character"),
+        ("unit_sent", "mg/dL\x00", "control character"),
+        ("time_zone", "Europe/Paris\r", "control character"),
     ],
 )
 def test_invalid_readings_are_refused_before_anything_is_written(
@@ -534,7 +603,7 @@ def test_reads_run_while_a_writer_writes(
                 series = which.series(patient, "glucose_isf", T0, end)
                 assert bool(np.all(np.diff(series.times_ms) > 0))
                 page = which.readings(patient, None, T0, end, limit=50)
-                assert page == sorted(page, key=lambda r: (r.effective_time, r.reading_id))
+                assert page == in_order(page)
                 which.latest(patient)
         except BaseException as err:  # reported below
             errors.append(err)
@@ -626,3 +695,240 @@ def test_an_unreachable_backend_raises_store_unavailable(
         missing.write_batch(batch)
     store.close()
     missing.close()
+
+
+# -- order ---------------------------------------------------------------------------------
+
+
+def test_a_millisecond_is_ordered_by_seq_then_identity(store: ReadingStore, patient: str) -> None:
+    at = epoch_ms(T0)
+    # Identities deliberately in the opposite order of the sequence numbers.
+    tied = [
+        reading(patient, at, 3.0, reading_id="a", seq=3),
+        reading(patient, at, 1.0, reading_id="b", seq=1),
+        reading(patient, at, 2.0, reading_id="c", seq=2),
+        reading(patient, at, 0.5, reading_id="z"),  # no seq: first
+        reading(patient, at, 0.4, reading_id="y"),  # no seq: first, by identity
+        reading(patient, at, 4.0, reading_id="d", seq=2**62, device_id="cgm-2"),
+    ]
+    store.write_batch(tied)
+    expected = [0.4, 0.5, 1.0, 2.0, 3.0, 4.0]
+    assert [r.value for r in everything(store, patient)] == expected
+    series = store.series(patient, "glucose_isf", T0, T0 + timedelta(seconds=1))
+    assert series.values.tolist() == expected
+    assert store.latest(patient)["glucose_isf"].reading_id == "d"  # greatest seq, not identity
+    # Paging one by one through the tie, with the cursor: every reading once, in order.
+    seen: list[float] = []
+    after: ReadingCursor | None = None
+    while page := store.readings(
+        patient, None, T0, T0 + timedelta(seconds=1), after=after, limit=1
+    ):
+        seen.append(page[0].value)
+        after = cursor_of(page[0])
+    assert seen == expected
+    assert cursor_of(tied[4]) == ReadingCursor(at, -1, "y")
+
+
+def test_a_cursor_no_reading_can_have_is_refused(store: ReadingStore, patient: str) -> None:
+    store.write_batch(cgm(patient, T0, 3))
+    end = T0 + timedelta(days=1)
+    for bad in (
+        ReadingCursor(10**23, 0, "x"),
+        ReadingCursor(epoch_ms(T0), -2, "x"),
+        ReadingCursor(epoch_ms(T0), 2**63, "x"),
+        ReadingCursor(epoch_ms(T0), 0, ""),
+    ):
+        with pytest.raises(ValueError, match="cursor"):
+            store.readings(patient, None, T0, end, after=bad)
+    # Before the range: everything; at or after its end: nothing.
+    early = ReadingCursor(0, -1, "x")
+    assert len(store.readings(patient, None, T0, end, after=early)) == 3
+    assert store.readings(patient, None, T0, end, after=ReadingCursor(epoch_ms(end), -1, "x")) == []
+
+
+# -- untrusted times -----------------------------------------------------------------------
+
+
+def untrusted(patient_id: str, at: datetime, value: float, **fields: Any) -> Reading:
+    return reading(
+        patient_id,
+        at,
+        value,
+        time_source=TimeSource.UNTRUSTED,
+        flags=("time-unknown",),
+        **fields,
+    )
+
+
+def test_untrusted_readings_stay_out_of_time_based_views(store: ReadingStore, patient: str) -> None:
+    trusted = cgm(patient, T0, 12)
+    kept = [
+        untrusted(patient, T0 + timedelta(minutes=5), 400.0),  # shares a trusted reading's ms
+        untrusted(patient, T0 + timedelta(days=9000), 401.0),  # a clock decades ahead
+        untrusted(patient, datetime(1970, 1, 1, tzinfo=UTC), 402.0, metric="weight"),  # reset
+    ]
+    assert store.write_batch([*trusted, *kept]).written == 15
+    end = T0 + timedelta(days=1)
+    series = store.series(patient, "glucose_isf", T0, end)
+    assert series.values.tolist() == [r.value for r in trusted]
+    down = store.downsample(patient, "glucose_isf", T0, end, timedelta(hours=1))
+    assert down.count.tolist() == [12]
+    assert down.max.tolist() == [max(r.value for r in trusted)]
+    assert store.latest(patient) == {"glucose_isf": trusted[-1]}
+    assert store.readings(patient, None, T0, end) == trusted
+    assert store.readings(patient, None, T0, end, include_untrusted=True) == in_order(
+        [*trusted, kept[0]]
+    )
+    assert everything(store, patient) == in_order([*trusted, *kept])
+    # Counting (what erasure checks) sees them unless told otherwise.
+    assert store.count(patient) == 15
+    assert store.count(patient, include_untrusted=False) == 12
+    assert store.count(patient, ["weight"]) == 1
+    assert store.count(patient, start=T0 + timedelta(days=1)) == 1
+    # Paging with them included walks both kinds in one order.
+    seen: list[Reading] = []
+    after: ReadingCursor | None = None
+    while page := store.readings(
+        patient, None, T0, end, after=after, limit=5, include_untrusted=True
+    ):
+        seen += page
+        after = cursor_of(page[-1])
+    assert seen == in_order([*trusted, kept[0]])
+
+
+def test_retention_and_erasure_reach_untrusted_readings(store: ReadingStore, patient: str) -> None:
+    old = untrusted(patient, datetime(1970, 6, 1, tzinfo=UTC), 1.0)
+    future = untrusted(patient, datetime(2150, 1, 1, tzinfo=UTC), 2.0)
+    store.write_batch([old, future, *cgm(patient, T0, 3)])
+    assert store.apply_retention(datetime(1971, 1, 1, tzinfo=UTC)) == 1
+    assert everything(store, patient)[-1] == future
+    assert store.erase_patient(patient) == 4
+    assert store.count(patient) == 0
+
+
+def test_a_resend_judged_differently_is_still_one_reading(
+    store: ReadingStore, patient: str
+) -> None:
+    ahead = T0 + timedelta(days=400)
+    # Untrusted first (no clock reading), then the same record trusted as sent...
+    first = untrusted(patient, ahead, 5.0, reading_id="rec-1")
+    trusted_later = replace(first, time_source=TimeSource.DEVICE, flags=())
+    # ... or corrected by the clock offset measured at a later upload.
+    offset = timedelta(days=400)
+    corrected = replace(
+        first,
+        effective_time=ahead - offset,
+        time_source=TimeSource.DEVICE_CORRECTED,
+        clock_offset_ms=-(offset // timedelta(milliseconds=1)),
+        flags=("time-corrected",),
+    )
+    assert store.write_batch([first]).written == 1
+    assert store.write_batch([trusted_later]).duplicates == 1
+    assert store.write_batch([corrected]).duplicates == 1
+    # And the other way round: corrected first, untrusted (no offset that time) later.
+    second = replace(corrected, reading_id="rec-2", effective_time=T0)
+    assert store.write_batch([second]).written == 1
+    resent = replace(first, reading_id="rec-2")
+    assert store.write_batch([resent]).duplicates == 1
+    assert everything(store, patient) == [second, first]
+
+
+# -- re-attribution ------------------------------------------------------------------------
+
+
+def test_device_readings_cover_every_patient_of_a_device(store: ReadingStore, patient: str) -> None:
+    other = f"{patient}-b"
+    device = f"meter-{patient}"
+    mine = [reading(patient, T0 + timedelta(hours=h), 1.0 + h, device_id=device) for h in range(3)]
+    theirs = [
+        reading(other, T0 + timedelta(hours=h), 10.0 + h, device_id=device, seq=h)
+        for h in range(2, 5)
+    ]
+    odd = untrusted(other, T0 + timedelta(hours=4), 99.0, device_id=device, metric="weight")
+    unrelated = cgm(patient, T0, 10)  # another device of the same patient
+    store.write_batch([*mine, *theirs, odd, *unrelated])
+    end = T0 + timedelta(hours=4)
+    assert store.device_readings(device, T0, end) == in_order([*mine, *theirs[:2]])
+    assert store.device_readings(device, T0, end + timedelta(hours=1)) == in_order(
+        [*mine, *theirs, odd]
+    )
+    assert store.device_readings(device, end + timedelta(hours=1), end + timedelta(days=1)) == []
+    assert store.device_readings("nobody's", T0, end) == []
+
+
+def test_reassign_moves_readings_between_patients_once(store: ReadingStore, patient: str) -> None:
+    right = f"{patient}-right"
+    device = f"meter-{patient}"
+    at = T0 + timedelta(hours=1)
+    wrong = [
+        *[
+            reading(patient, T0 + timedelta(minutes=5 * i), float(i), device_id=device)
+            for i in range(6)
+        ],
+        # Three distinct readings of one device in one millisecond (InfluxDB: slots 0-2; the
+        # one that stays, in slot 3, is compacted into slot 0).
+        *[
+            reading(patient, at, 50.0 + i, device_id=device, seq=i, reading_id=f"k{i}")
+            for i in range(3)
+        ],
+        untrusted(patient, T0 + timedelta(days=3000), 77.0, device_id=device),
+    ]
+    keep = reading(patient, at, 60.0, device_id=device, seq=9, reading_id="k9")  # same key, stays
+    already = reading(right, T0, 5.0, device_id=device, reading_id="already-there")
+    store.write_batch([*wrong, keep, already])
+    moves = [(r, right) for r in wrong]
+    assert store.reassign(moves) == len(wrong)
+    moved = [replace(r, patient_id=right) for r in wrong]
+    assert everything(store, patient) == [keep]
+    assert everything(store, right) == in_order([*moved, already])
+    assert store.count(patient) == 1
+    assert store.count(right) == len(wrong) + 1
+    # Idempotent: the same moves again find nothing at the old patient.
+    assert store.reassign(moves) == 0
+    assert store.reassign([]) == 0
+    assert everything(store, right) == in_order([*moved, already])
+    # A move to where the reading already is does nothing; a move back restores it.
+    assert store.reassign([(m, right) for m in moved]) == 0
+    assert store.reassign([(m, patient) for m in moved[6:8]]) == 2
+    assert everything(store, patient) == in_order([*wrong[6:8], keep])
+    assert store.device_readings(device, T0, T0 + timedelta(days=3001)) == in_order(
+        [*wrong[6:8], keep, *moved[:6], moved[8], moved[9], already]
+    )
+
+
+@pytest.mark.parametrize("target", ["", "tab\there", "pt\n"])
+def test_reassign_validates_the_new_patient_before_moving_anything(
+    store: ReadingStore, patient: str, target: str
+) -> None:
+    batch = cgm(patient, T0, 3)
+    store.write_batch(batch)
+    with pytest.raises(StoreRejected):
+        store.reassign([(batch[0], f"{patient}-ok"), (batch[1], target)])
+    with pytest.raises(ValueError, match="two patients"):
+        store.reassign([(batch[0], f"{patient}-ok"), (batch[0], f"{patient}-other")])
+    assert everything(store, patient) == batch
+    assert store.count(f"{patient}-ok") == 0
+    # The same move twice is one move.
+    assert store.reassign([(batch[2], f"{patient}-ok"), (batch[2], f"{patient}-ok")]) == 1
+
+
+def test_delete_readings_removes_exactly_those(store: ReadingStore, patient: str) -> None:
+    at = T0 + timedelta(minutes=30)
+    batch = [
+        *cgm(patient, T0, 10),
+        # One key, four slots (InfluxDB): 0 and 2 go, 3 moves down to 0.
+        *[reading(patient, at, 200.0 + i, seq=i, reading_id=f"s{i}") for i in range(4)],
+        untrusted(patient, T0 + timedelta(days=2000), 3.0),
+    ]
+    store.write_batch(batch)
+    gone = [batch[2], batch[3], batch[4], batch[10], batch[12], batch[14]]
+    assert store.delete_readings(gone) == len(gone)
+    remaining = [r for r in batch if r not in gone]
+    assert everything(store, patient) == in_order(remaining)
+    assert store.delete_readings(gone) == 0  # idempotent
+    assert store.delete_readings([]) == 0
+    assert store.delete_readings([replace(batch[0], patient_id=f"{patient}-x")]) == 0
+    assert everything(store, patient) == in_order(remaining)
+    # The identities can be stored again (a reading back from quarantine).
+    assert store.write_batch(gone).written == len(gone)
+    assert everything(store, patient) == in_order(batch)

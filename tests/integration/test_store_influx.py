@@ -1,17 +1,20 @@
 """InfluxDB backend specifics, on a real server: the stored layout, erasure down to the series
-index, configuration through the settings, foreign points."""
+index, configuration through the settings, foreign points, re-attribution interrupted."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from hub.adapters.store import StoreError, StoreUnavailable, open_store
+from hub.adapters.store import StoreError, StoreUnavailable, cursor_of, open_store
 from hub.adapters.store.influx import InfluxReadingStore
-from hub.adapters.store.influx_http import InfluxTarget
+from hub.adapters.store.influx_http import InfluxTarget, ResultSeries
+from hub.adapters.store.influx_schema import point_line
 from hub.config import Settings
 from hub.core.model import Reading, Source, TimeSource
 from tests.fixtures.influxdb import (  # noqa: F401 - pytest fixtures
@@ -126,3 +129,106 @@ def test_a_foreign_point_is_a_store_error(store: InfluxReadingStore) -> None:
     store.http.write(f"glucose,device=x,metric=glucose_isf,patient={patient} value=1.0 1000")
     with pytest.raises(StoreError, match="not a reading this hub wrote"):
         store.readings(patient, None, datetime(1970, 1, 1, tzinfo=UTC), T0)
+
+
+def stored_rids(store: InfluxReadingStore, patient: str) -> list[str]:
+    """Every point of the patient, all measurements, as identities (repeats included)."""
+    result = store.http.query(
+        f'SELECT "rid" FROM /.*/ WHERE "patient" = \'{patient}\''  # noqa: S608
+        " AND time >= 0 AND time < 7258118400000000000"
+    )
+    return sorted(str(row[1]) for s in result for row in s.values)
+
+
+def test_untrusted_readings_have_a_measurement_of_their_own(store: InfluxReadingStore) -> None:
+    patient = f"pt-{uuid.uuid4().hex[:8]}"
+    trusted = reading(patient, T0, 100.0, "ok")
+    odd = replace(
+        reading(patient, T0, 101.0, "odd"),
+        time_source=TimeSource.UNTRUSTED,
+        value_sent="5.6",
+        unit_sent="mmol/L",
+        utc_offset_min=-90,
+        clock_offset_ms=12,
+        time_zone="America/St_Johns",
+    )
+    store.write_batch([trusted, odd])
+    assert series_keys(store, patient) == [
+        f"glucose,device=cgm,metric=glucose_isf,patient={patient}",
+        f"untrusted_time,device=cgm,metric=glucose_isf,patient={patient}",
+    ]
+    (series,) = store.http.query(
+        f'SELECT "meta" FROM "untrusted_time" WHERE "patient" = \'{patient}\''  # noqa: S608
+    )
+    meta = json.loads(series.values[0][1])
+    assert {k: meta[k] for k in ("ts", "vs", "us", "uo", "co", "tz")} == {
+        "ts": "device-untrusted",
+        "vs": "5.6",
+        "us": "mmol/L",
+        "uo": -90,
+        "co": 12,
+        "tz": "America/St_Johns",
+    }
+
+
+def test_a_move_interrupted_after_its_write_converges(store: InfluxReadingStore) -> None:
+    wrong, right = f"pt-{uuid.uuid4().hex[:8]}", f"pt-{uuid.uuid4().hex[:8]}"
+    batch = [reading(wrong, T0 + timedelta(minutes=5 * i), float(i), f"m{i}") for i in range(4)]
+    store.write_batch(batch)
+    # The state a crash leaves between writing the new copies and deleting the old ones.
+    store.http.write("\n".join(point_line(replace(r, patient_id=right)) for r in batch[:3]))
+    assert stored_rids(store, right) == ["m0", "m1", "m2"]
+    assert store.reassign([(r, right) for r in batch]) == 4
+    assert stored_rids(store, wrong) == []
+    assert stored_rids(store, right) == ["m0", "m1", "m2", "m3"]  # one copy each
+    assert store.reassign([(r, right) for r in batch]) == 0
+
+
+def test_a_removal_interrupted_between_rewrite_and_delete_converges(
+    store: InfluxReadingStore,
+) -> None:
+    patient = f"pt-{uuid.uuid4().hex[:8]}"
+    key = [reading(patient, T0, 100.0 + i, f"k{i}") for i in range(3)]  # slots 0, 1, 2
+    store.write_batch(key)
+    # Removing k0 rewrites k2 into slot 0, then deletes slot 2. A crash in between leaves k2
+    # twice at its key; the next removal over that key deletes the extra copy.
+    store.http.write(point_line(key[2], slot=0))
+    assert stored_rids(store, patient) == ["k1", "k2", "k2"]
+    assert store.delete_readings([key[0]]) == 0  # k0 is gone already
+    assert stored_rids(store, patient) == ["k1", "k2"]
+    assert store.readings(patient, None, T0, T0 + timedelta(seconds=1)) == key[1:]
+
+
+def test_a_removal_deletes_nothing_between_the_spans_it_read(store: InfluxReadingStore) -> None:
+    patient = f"pt-{uuid.uuid4().hex[:8]}"
+    first, between, last = (
+        reading(patient, T0 + timedelta(days=d), float(d), f"d{d}") for d in (0, 1, 2)
+    )
+    store.write_batch([first, between, last])
+    # Two days apart, first and last are read as two spans: a deletion must not join them.
+    assert store.delete_readings([first, last]) == 2
+    assert stored_rids(store, patient) == ["d1"]
+
+
+def test_moving_a_month_of_cgm_takes_a_few_deletions(
+    store: InfluxReadingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong, right = f"pt-{uuid.uuid4().hex[:8]}", f"pt-{uuid.uuid4().hex[:8]}"
+    month = [
+        reading(wrong, T0 + timedelta(minutes=5 * i), float(i % 300), f"c{i:05d}")
+        for i in range(30 * 288)
+    ]
+    store.write_batch(month)
+    statements: list[str] = []
+    query = store.http.query
+
+    def counting(statement: str, what: str = "query") -> list[ResultSeries]:
+        statements.extend(s for s in statement.split("; ") if s.startswith("DELETE"))
+        return query(statement, what)
+
+    monkeypatch.setattr(store.http, "query", counting)
+    assert store.reassign([(r, right) for r in month]) == len(month)
+    assert len(statements) == 5  # one per week-long span read, not one per reading
+    assert store.count(wrong) == 0
+    moved = store.readings(right, None, T0, T0 + timedelta(days=31), limit=10_000)
+    assert moved == sorted((replace(r, patient_id=right) for r in month), key=cursor_of)

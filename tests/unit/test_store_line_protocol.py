@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from device_profiles.vocabulary import METRICS
-from hub.adapters.store.influx_schema import families, family_of, meta_json, point_line
+from hub.adapters.store.influx_schema import (
+    READING_COLUMNS,
+    families,
+    family_of,
+    measurement_of,
+    meta_json,
+    point_line,
+    reading_from_row,
+)
 from hub.adapters.store.line_protocol import (
     decode_tag_value,
     encode_tag_value,
@@ -93,3 +101,41 @@ def test_every_metric_has_a_measurement() -> None:
     for name in families():
         assert name.replace("_", "").isalnum()
     assert family_of("some_future_metric") == "some_future_metric"
+
+
+def test_provenance_and_untrusted_times_in_the_point() -> None:
+    reading = Reading(
+        reading_id="r",
+        patient_id="pt-1",
+        device_id="m",
+        metric="glucose",
+        value=180.0,
+        unit="mg/dL",
+        effective_time=datetime(2024, 3, 1, tzinfo=UTC),
+        receive_time=datetime(2024, 3, 1, tzinfo=UTC),
+        device_time="2031-01-01T00:00",
+        time_source=TimeSource.UNTRUSTED,
+        source=Source.GATEWAY,
+        value_sent="10.0",
+        unit_sent='mmol/"L"',
+        utc_offset_min=-210,
+        clock_offset_ms=-5,
+        time_zone="America/St_Johns",
+    )
+    assert measurement_of(reading) == "untrusted_time"
+    assert point_line(reading).startswith("untrusted_time,device=m,metric=glucose,patient=pt-1 ")
+    meta = json.loads(meta_json(reading))
+    assert {k: meta[k] for k in ("vs", "us", "uo", "co", "tz")} == {
+        "vs": "10.0",
+        "us": 'mmol/"L"',
+        "uo": -210,
+        "co": -5,
+        "tz": "America/St_Johns",
+    }
+    row = dict.fromkeys(READING_COLUMNS)
+    row.update(value=180.0, rid="r", meta=meta_json(reading), patient="pt-1", metric="glucose")
+    row["device"] = "m"
+    assert reading_from_row(1709251200000, row) == reading
+    trusted = replace(reading, time_source=TimeSource.DEVICE_CORRECTED)
+    assert measurement_of(trusted) == "glucose"
+    assert "vs" not in json.loads(meta_json(replace(reading, value_sent=None)))

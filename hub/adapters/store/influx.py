@@ -9,18 +9,23 @@ patients), then for each reading:
 
 * its ``reading_id`` is already stored (or earlier in the batch) -> a duplicate, not written:
   the first copy wins, as in SQLite;
-* otherwise it is written at the first free ``slot`` of its point key (family, patient,
+* otherwise it is written at the first free ``slot`` of its point key (measurement, patient,
   metric, device, ms): slot 0 — no ``slot`` tag — almost always; two distinct readings of one
   device in one millisecond get slots 0 and 1 instead of overwriting each other.
 
-The same lookup gives ``WriteResult.duplicates`` exactly. A reading's effective time follows
-from its identity (the device time as sent is part of it) except when the pipeline fell back to
-the receive time (``TimeSource.RECEIVE``: no clock, or a clock it did not believe): a resend of
-such a reading lands at another time. Those readings are also looked up by identity in their
-own series (patient, metric, device) over ``resend_window`` (default: all of it) — a scan of
-one series, only for receive-timed readings. What stays out of reach (SQLite's global identity
-index catches it): a first copy stored under the receive time whose resend carries a believable
-device time, or a resend attributed to another patient (docs/storage.md).
+The same lookup gives ``WriteResult.duplicates`` exactly; it reads the untrusted-time
+measurement too (``influx_schema``), so a reading judged untrusted once and trusted on resend,
+at the same time, stays one point. A reading's effective time follows from its identity (the
+device time as sent is part of it) except when it was not taken from the device's clock as
+sent: the receive time (``TimeSource.RECEIVE``), a clock correction measured at upload
+(``DEVICE_CORRECTED``, which differs between uploads), or a time kept as sent because it could
+not be trusted (``UNTRUSTED``, whose other copies may have been corrected). A resend of such a
+reading may land at another time, so those readings are also looked up by identity in their own
+series (patient, metric, device; trusted and untrusted measurements) over ``resend_window``
+(default: all of it) — a scan of one series, only for those readings. What stays out of reach
+(SQLite's global identity index catches it): a first copy stored at another time whose resend
+carries a device time trusted as sent, or a resend attributed to another patient
+(docs/storage.md).
 
 The lookup-then-write runs under a lock, so it is exact for the writers of one process; two
 processes writing two *distinct* readings of one device in the same millisecond at the same
@@ -32,9 +37,16 @@ the default ``wal-fsync-delay = 0s``). Requests carry at most ``batch_size`` lin
 request is retried ``write_retries`` times with doubling backoff, then ``StoreUnavailable``
 tells the caller to stop acknowledging. A retried batch rewrites nothing it already wrote.
 
-Reads use InfluxQL on ``/query`` only (InfluxDB 3 has no Flux). Erasure and retention use
-``DROP SERIES`` / ``DELETE`` (1.x) or ``/api/v2/delete`` (2.x), then check with a count that
-nothing is left.
+Reads use InfluxQL on ``/query`` only (InfluxDB 3 has no Flux); InfluxQL cannot order by a
+field, so readings sharing a millisecond are ordered here (``base.cursor_of``: ``seq``, then
+identity). Erasure and retention use ``DROP SERIES`` / ``DELETE`` (1.x) or ``/api/v2/delete``
+(2.x), then check with a count that nothing is left.
+
+Re-attribution (``reassign``) writes each reading under its new patient first (first free slot
+at the new key, nothing if its identity is already there), then removes it from the old key
+(``influx_moves``: exact per slot, crash-safe); ``delete_readings`` is the second half alone.
+Both run under the write lock. InfluxDB 3 cannot delete points: both raise :class:`StoreError`
+before writing anything.
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -51,22 +64,37 @@ import numpy as np
 from hub.adapters.store.base import (
     MAX_TIME,
     MIN_TIME,
+    NO_SEQ,
     Downsampled,
+    ReadingCursor,
     Series,
     StoreError,
     StoreUnavailable,
     WriteResult,
+    cursor_of,
     validate_for_store,
+    validate_moves,
 )
 from hub.adapters.store.buckets import bucket_for_range
 from hub.adapters.store.influx_http import InfluxHttp, InfluxTarget, ResultSeries
+from hub.adapters.store.influx_moves import (
+    Deletion,
+    SeriesKey,
+    Snapshot,
+    StoredPoint,
+    Stream,
+)
 from hub.adapters.store.influx_schema import (
     READING_COLUMNS,
+    UNTRUSTED_MEASUREMENT,
     families,
     family_of,
+    measurement_of,
+    measurements,
     point_key,
     point_line,
     reading_from_row,
+    seq_of_meta,
 )
 from hub.adapters.store.line_protocol import (
     decode_tag_value,
@@ -75,7 +103,7 @@ from hub.adapters.store.line_protocol import (
     influxql_string,
 )
 from hub.adapters.store.retry import backoff_delays, with_retries
-from hub.core.model import Reading, TimeSource, epoch_ms
+from hub.core.model import Reading, TimeSource, epoch_ms, from_epoch_ms
 
 if TYPE_CHECKING:
     from hub.config import StoreSettings
@@ -87,8 +115,17 @@ _PATIENTS_PER_LOOKUP = 50
 _WIDE_LOOKUP_MS = 6 * 3_600_000
 _MS_TO_NS = 1_000_000
 _SELECT_READING = ", ".join(influxql_identifier(c) for c in READING_COLUMNS)
+# Time sources whose effective time is not fixed by the identity: a resend may land elsewhere.
+_TIME_MAY_MOVE = {TimeSource.RECEIVE, TimeSource.DEVICE_CORRECTED, TimeSource.UNTRUSTED}
+# Re-attribution reads a series span per cluster of the moved readings' times: a day's gap
+# starts a new span (an untrusted reading years away is not read with everything between).
+_MOVE_CLUSTER_GAP_MS = 86_400_000
+_MOVE_MAX_SPAN_MS = 7 * 86_400_000  # bounds one read: a week of 1-minute CGM is 10,080 points
+_DEVICE_PAGE = 10_000  # device_readings pages (a server's max-row-limit is often 10,000)
+_DELETES_PER_REQUEST = 100  # v1: DELETE statements per /query request
 
 _PointKey = tuple[str, str, str, str, int]
+_Where = Callable[[int, int, int | None], str]  # (start_ms, end_ms, after_ms) -> WHERE clause
 
 
 def _ns(ms: int) -> str:
@@ -120,12 +157,19 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 _Timed = tuple[int, str, Reading]  # (effective ms, reading_id, reading)
 
 
-def _time_clusters(timed: Sequence[_Timed], gap_ms: int) -> list[list[_Timed]]:
-    """``timed`` (ordered by time) cut wherever two neighbours are more than ``gap_ms`` apart."""
+def _time_clusters(
+    timed: Sequence[_Timed], gap_ms: int, max_span_ms: int | None = None
+) -> list[list[_Timed]]:
+    """``timed`` (ordered by time) cut wherever two neighbours are more than ``gap_ms`` apart,
+    and before a cluster would span more than ``max_span_ms``."""
     clusters: list[list[_Timed]] = []
     previous: int | None = None
     for item in timed:
-        if previous is None or item[0] - previous > gap_ms:
+        if (
+            previous is None
+            or item[0] - previous > gap_ms
+            or (max_span_ms is not None and item[0] - clusters[-1][0][0] > max_span_ms)
+        ):
             clusters.append([])
         clusters[-1].append(item)
         previous = item[0]
@@ -144,17 +188,17 @@ def _rows(series: ResultSeries) -> list[dict[str, Any]]:
 
 
 def _readings(result: list[ResultSeries]) -> list[Reading]:
+    return [_reading_of(row) for s in result for row in _rows(s)]
+
+
+def _reading_of(row: dict[str, Any]) -> Reading:
     try:
-        return [reading_from_row(row["time"], row) for s in result for row in _rows(s)]
+        return reading_from_row(row["time"], row)
     except (KeyError, ValueError, TypeError) as err:
         raise StoreError(
             f"a stored point is not a reading this hub wrote ({type(err).__name__}: {err});"
             " another writer shares the measurement?"
         ) from err
-
-
-def _order(reading: Reading) -> tuple[int, str]:
-    return epoch_ms(reading.effective_time), reading.reading_id
 
 
 class InfluxReadingStore:
@@ -234,10 +278,13 @@ class InfluxReadingStore:
                 else:
                     taken[key] = {0}
                 lines.append(point_line(reading, slot, t_ms))
-            for chunk in _chunks(lines, self.batch_size):
-                body = "\n".join(chunk)
-                with_retries(partial(self.http.write, body), self._delays, self._sleep)
+            self._write_lines(lines)
         return WriteResult(written=len(lines), duplicates=duplicates)
+
+    def _write_lines(self, lines: Sequence[str]) -> None:
+        for chunk in _chunks(lines, self.batch_size):
+            body = "\n".join(chunk)
+            with_retries(partial(self.http.write, body), self._delays, self._sleep)
 
     def _existing(self, timed: Sequence[_Timed]) -> tuple[set[str], dict[_PointKey, set[int]]]:
         """Identities already stored near the batch, and the slots taken per point key."""
@@ -245,7 +292,9 @@ class InfluxReadingStore:
         taken: dict[_PointKey, set[int]] = {}
         for cluster in _time_clusters(timed, _CLUSTER_GAP_MS):
             lo, hi = cluster[0][0], cluster[-1][0]
-            names = families(sorted({r.metric for _, _, r in cluster}))
+            # The untrusted measurement too: a copy of the same identity stored there (or here,
+            # for an untrusted resend) at the same time is the same reading.
+            names = measurements(sorted({r.metric for _, _, r in cluster}), untrusted=True)
             patients = sorted({r.patient_id for _, _, r in cluster})
             window = f"time >= {_ns(lo)} AND time <= {_ns(hi)}"
             if len(patients) > _PATIENTS_PER_LOOKUP and hi - lo <= _WIDE_LOOKUP_MS:
@@ -274,23 +323,24 @@ class InfluxReadingStore:
         return known, taken
 
     def _look_back(self, timed: Sequence[_Timed], known: set[str]) -> None:
-        """Receive-timed readings: find a copy stored at another time (an earlier receive time,
-        or the device time when the clock looked right then), in the same series."""
+        """Readings whose time may differ between copies (:data:`_TIME_MAY_MOVE`): find a copy
+        stored at another time (an earlier receive time, another clock correction, the time as
+        sent), in the same series, trusted or not."""
         if self._resend_window_ms == 0:
             return
         groups: dict[tuple[str, str, str], list[Reading]] = {}
         for _, _, reading in timed:
-            if reading.time_source is TimeSource.RECEIVE and reading.reading_id not in known:
+            if reading.time_source in _TIME_MAY_MOVE and reading.reading_id not in known:
                 key = (reading.patient_id, reading.metric, reading.device_id)
                 groups.setdefault(key, []).append(reading)
         for (patient, metric, device), group in groups.items():
-            first = epoch_ms(group[0].effective_time)
+            first = min(epoch_ms(r.effective_time) for r in group)
             lo = 0 if self._resend_window_ms is None else max(0, first - self._resend_window_ms)
             for ids in _chunks(sorted({r.reading_id for r in group}), 200):
                 rids = " OR ".join(f'"rid" = {influxql_string(i)}' for i in ids)
                 statement = _select(
                     '"rid"',
-                    [family_of(metric)],
+                    [family_of(metric), UNTRUSTED_MEASUREMENT],
                     f"{_tag_is('patient', patient)} AND {_tag_is('metric', metric)}"
                     f" AND {_tag_is('device', device)} AND ({rids})"
                     f" AND time >= {_ns(lo)} AND time < {_ns(epoch_ms(MAX_TIME))}",
@@ -298,12 +348,118 @@ class InfluxReadingStore:
                 for series in self._lookup(statement):
                     known.update(str(row["rid"]) for row in series.rows())
 
-    def _lookup(self, statement: str) -> list[ResultSeries]:
-        return with_retries(
-            lambda: self.http.query(statement, "write: look up stored readings"),
-            self._delays,
-            self._sleep,
-        )
+    def _lookup(
+        self, statement: str, what: str = "write: look up stored readings"
+    ) -> list[ResultSeries]:
+        return with_retries(lambda: self.http.query(statement, what), self._delays, self._sleep)
+
+    # -- re-attribution --------------------------------------------------------------------
+
+    def reassign(self, moves: Sequence[tuple[Reading, str]]) -> int:
+        wanted = validate_moves(moves)
+        if not wanted:
+            return 0
+        self._check_deletable()
+        with self._write_lock:
+            # Old and new keys in one read: a half-done earlier run left copies at the new ones,
+            # and a key can be both (readings swapping patients).
+            old = [reading for reading, _ in wanted.values()]
+            new = [replace(reading, patient_id=patient) for reading, patient in wanted.values()]
+            snapshot = self._snapshot([*old, *new])
+            doomed: dict[SeriesKey, set[str]] = {}
+            lines: list[str] = []
+            for reading, patient_id in wanted.values():
+                t_ms = epoch_ms(reading.effective_time)
+                point = snapshot.find(reading, t_ms, _both(reading.metric))
+                if point is None:
+                    continue  # not (or no longer) at this patient: moved already, or never stored
+                doomed.setdefault(_series_of(point.reading), set()).add(reading.reading_id)
+                moved = replace(point.reading, patient_id=patient_id)
+                here = snapshot.at(_series_of(moved), t_ms)
+                if any(p.reading.reading_id == moved.reading_id for p in here):
+                    continue
+                slot = min(set(range(len(here) + 1)) - {p.slot for p in here})
+                here.append(StoredPoint(slot, moved))
+                lines.append(point_line(moved, slot, t_ms))
+            self._write_lines(lines)  # durable before an old copy goes: never no copy
+            return self._remove(snapshot, doomed)
+
+    def delete_readings(self, readings: Sequence[Reading]) -> int:
+        if not readings:
+            return 0
+        self._check_deletable()
+        with self._write_lock:
+            snapshot = self._snapshot(readings)
+            doomed: dict[SeriesKey, set[str]] = {}
+            for reading in readings:
+                point = snapshot.find(
+                    reading, epoch_ms(reading.effective_time), _both(reading.metric)
+                )
+                if point is not None:
+                    doomed.setdefault(_series_of(point.reading), set()).add(reading.reading_id)
+            return self._remove(snapshot, doomed)
+
+    def _snapshot(self, readings: Sequence[Reading]) -> Snapshot:
+        """Every point of the streams of ``readings`` (patient, metric, device; trusted and
+        untrusted measurements) over the spans of their times."""
+        groups: dict[Stream, list[_Timed]] = {}
+        for r in readings:
+            groups.setdefault((r.patient_id, r.metric, r.device_id), []).append(
+                (epoch_ms(r.effective_time), r.reading_id, r)
+            )
+        snapshot = Snapshot()
+        for stream, group in groups.items():
+            patient, metric, device = stream
+            group.sort(key=lambda item: item[0])
+            for cluster in _time_clusters(group, _MOVE_CLUSTER_GAP_MS, _MOVE_MAX_SPAN_MS):
+                lo, hi = cluster[0][0], cluster[-1][0]
+                statement = _select(
+                    _SELECT_READING,
+                    _both(metric),
+                    f"{_tag_is('patient', patient)} AND {_tag_is('metric', metric)}"
+                    f" AND {_tag_is('device', device)} AND time >= {_ns(lo)} AND time <= {_ns(hi)}",
+                )
+                snapshot.spans.setdefault(stream, []).append((lo, hi))
+                for series in self._lookup(statement, "re-attribution: read the series"):
+                    for row in series.rows():
+                        reading = _reading_of(row)
+                        if measurement_of(reading) != series.name:
+                            raise StoreError(
+                                f"reading {reading.reading_id!r} is stored in {series.name!r},"
+                                f" not in {measurement_of(reading)!r}: not a point this hub wrote"
+                            )
+                        at = snapshot.at(_series_of(reading), int(row["time"]))
+                        at.append(StoredPoint(int(row["slot"] or 0), reading))
+        return snapshot
+
+    def _remove(self, snapshot: Snapshot, doomed: dict[SeriesKey, set[str]]) -> int:
+        """Remove the ``doomed`` identities (and any repeated copy) from the series read into
+        ``snapshot``; how many doomed readings were found. Rewrites first, then deletions."""
+        plan, removed = snapshot.plan(doomed)
+        self._write_lines(plan.rewrites)
+        if self.target.api == "v2":
+            for deletion in plan.deletions:
+                start, stop, predicate = _v2_deletion(deletion)
+                with_retries(
+                    partial(self.http.delete_v2, start, stop, predicate), self._delays, self._sleep
+                )
+        else:
+            statements = [_v1_deletion(d) for d in plan.deletions]
+            for chunk in _chunks(statements, _DELETES_PER_REQUEST):
+                query = "; ".join(chunk)
+                with_retries(
+                    partial(self.http.query, query, "delete readings"), self._delays, self._sleep
+                )
+        return removed
+
+    def _check_deletable(self) -> None:
+        """On the v2 API, refuse before writing anything if the server cannot delete points
+        (InfluxDB 3: ``delete_v2`` raises StoreError), with a deletion that matches nothing:
+        1 ns in 1970, and a patient tag of ``%`` alone, which no stored tag can be
+        (``encode_tag_value`` writes a ``%`` as ``%25``)."""
+        if self.target.api == "v2":
+            predicate = f'_measurement="{UNTRUSTED_MEASUREMENT}" AND patient="%"'
+            self.http.delete_v2(_rfc3339_ns(0), _rfc3339_ns(1), predicate)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -315,12 +471,15 @@ class InfluxReadingStore:
         end_ms: int | None,
         *,
         after_ms: int | None = None,
+        device_id: str | None = None,
     ) -> str:
         """The WHERE clause; the time range is ``[start_ms, end_ms)``, or ``(after_ms,
         end_ms)`` when ``after_ms`` is given."""
         clauses = []
         if patient_id is not None:
             clauses.append(_tag_is("patient", patient_id))
+        if device_id is not None:
+            clauses.append(_tag_is("device", device_id))
         if metrics:
             clauses.append(_any_of("metric", metrics))
         lo = epoch_ms(MIN_TIME) if start_ms is None else max(start_ms, 0)
@@ -332,13 +491,17 @@ class InfluxReadingStore:
 
     def series(self, patient_id: str, metric: str, start: datetime, end: datetime) -> Series:
         where = self._where(patient_id, [metric], epoch_ms(start), epoch_ms(end))
-        result = self.http.query(_select('"value", "rid"', families([metric]), where), "series")
+        source = families([metric])
+        result = self.http.query(_select('"value", "rid"', source, where), "series")
         rows = [row for s in result for row in s.values]
         if not rows:
             return Series(np.empty(0, np.int64), np.empty(0, np.float64))
         times = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         if len(rows) > 1 and not bool(np.all(np.diff(times) > 0)):
-            rows.sort(key=lambda r: (r[0], r[2]))
+            # Readings share a millisecond (rare): their order needs seq, which is in meta.
+            result = self.http.query(_select('"value", "rid", "meta"', source, where), "series")
+            rows = [row for s in result for row in s.values]
+            rows.sort(key=lambda r: (r[0], _seq_key(r[3]), r[2]))
             times = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         values = np.fromiter((r[1] for r in rows), np.float64, len(rows))
         return Series(times, values)
@@ -350,25 +513,72 @@ class InfluxReadingStore:
         start: datetime,
         end: datetime,
         *,
-        after: tuple[int, str] | None = None,
+        after: ReadingCursor | None = None,
         limit: int = 500,
+        include_untrusted: bool = False,
     ) -> list[Reading]:
+        source = measurements(metrics or None, untrusted=include_untrusted)
+        return self._page(
+            partial(self._window, patient_id=patient_id, metrics=metrics),
+            source,
+            epoch_ms(start),
+            epoch_ms(end),
+            after,
+            limit,
+        )
+
+    def device_readings(self, device_id: str, start: datetime, end: datetime) -> list[Reading]:
+        where = partial(self._window, device_id=device_id)
+        source = measurements(None, untrusted=True)
+        start_ms, end_ms = epoch_ms(start), epoch_ms(end)
+        found: list[Reading] = []
+        after: ReadingCursor | None = None
+        while True:
+            page = self._page(where, source, start_ms, end_ms, after, _DEVICE_PAGE)
+            found += page
+            if len(page) < _DEVICE_PAGE:
+                return found
+            after = cursor_of(page[-1])
+
+    def _window(
+        self,
+        start_ms: int,
+        end_ms: int,
+        after_ms: int | None,
+        *,
+        patient_id: str | None = None,
+        device_id: str | None = None,
+        metrics: Sequence[str] | None = None,
+    ) -> str:
+        return self._where(
+            patient_id, metrics, start_ms, end_ms, after_ms=after_ms, device_id=device_id
+        )
+
+    def _page(
+        self,
+        where: _Where,
+        source: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        after: ReadingCursor | None,
+        limit: int,
+    ) -> list[Reading]:
+        """Up to ``limit`` readings in ``[start_ms, end_ms)`` after ``after``, in the reading
+        order; ``where(start_ms, end_ms, after_ms)`` is the filter."""
         if limit <= 0:
             return []
-        start_ms, end_ms = epoch_ms(start), epoch_ms(end)
-        source = families(metrics or None)
         found: list[Reading] = []
         after_ms = None
-        if after is not None and after[0] >= start_ms:
-            if after[0] >= end_ms:
+        if after is not None and after.checked().t_ms >= start_ms:
+            if after.t_ms >= end_ms:
                 return []
-            # Readings sharing the cursor's millisecond: InfluxQL cannot order by identity.
-            tied = self._at(patient_id, metrics, after[0], source)
-            found += [r for r in tied if r.reading_id > after[1]]
-            after_ms = after[0]
-        where = self._where(patient_id, metrics, start_ms, end_ms, after_ms=after_ms)
+            # Readings sharing the cursor's millisecond: InfluxQL cannot order by seq/identity.
+            tied = self._at(where, after.t_ms, source)
+            found += [r for r in tied if cursor_of(r) > after]
+            after_ms = after.t_ms
         result = self.http.query(
-            _select(_SELECT_READING, source, where, f"LIMIT {limit}"), "readings"
+            _select(_SELECT_READING, source, where(start_ms, end_ms, after_ms), f"LIMIT {limit}"),
+            "readings",
         )
         # LIMIT applies per measurement and cuts by time only: a measurement that filled its
         # limit is complete up to its last time; rows at that time may be missing (ties).
@@ -376,16 +586,14 @@ class InfluxReadingStore:
         page = _readings(result)
         if cutoff is not None:
             page = [r for r in page if epoch_ms(r.effective_time) < cutoff]
-            page += self._at(patient_id, metrics, cutoff, source)
+            page += self._at(where, cutoff, source)
         found += page
-        found.sort(key=_order)
+        found.sort(key=cursor_of)
         return found[:limit]
 
-    def _at(
-        self, patient_id: str, metrics: Sequence[str] | None, t_ms: int, source: Sequence[str]
-    ) -> list[Reading]:
-        where = self._where(patient_id, metrics, t_ms, t_ms + 1)
-        return _readings(self.http.query(_select(_SELECT_READING, source, where), "readings"))
+    def _at(self, where: _Where, t_ms: int, source: Sequence[str]) -> list[Reading]:
+        statement = _select(_SELECT_READING, source, where(t_ms, t_ms + 1, None))
+        return _readings(self.http.query(statement, "readings"))
 
     def downsample(
         self,
@@ -436,10 +644,10 @@ class InfluxReadingStore:
                 continue
             best = top[0]
             if len(top) > 1 and top[1].effective_time == best.effective_time:
-                # Several readings share the last millisecond: the greatest identity wins.
-                tied = self._at(patient_id, [best.metric], epoch_ms(best.effective_time), source)
-                best = max(tied, key=_order)
-            if best.metric not in latest or _order(best) > _order(latest[best.metric]):
+                # Several readings share the last millisecond: the order decides among them.
+                at = partial(self._window, patient_id=patient_id, metrics=[best.metric])
+                best = max(self._at(at, epoch_ms(best.effective_time), source), key=cursor_of)
+            if best.metric not in latest or cursor_of(best) > cursor_of(latest[best.metric]):
                 latest[best.metric] = best
         return latest
 
@@ -449,6 +657,8 @@ class InfluxReadingStore:
         metrics: Sequence[str] | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        *,
+        include_untrusted: bool = True,
     ) -> int:
         where = self._where(
             patient_id,
@@ -457,7 +667,9 @@ class InfluxReadingStore:
             None if end is None else epoch_ms(end),
         )
         result = self.http.query(
-            _select('count("value")', families(metrics or None), where),
+            _select(
+                'count("value")', measurements(metrics or None, untrusted=include_untrusted), where
+            ),
             "count",
         )
         return sum(int(row[1]) for s in result for row in s.values)
@@ -466,10 +678,9 @@ class InfluxReadingStore:
 
     def erase_patient(self, patient_id: str) -> int:
         erased = self.count(patient_id)
+        # Every measurement, the untrusted one included: neither statement names one.
         if self.target.api == "v2":
-            predicate = 'patient="{}"'.format(
-                encode_tag_value(patient_id).replace("\\", "\\\\").replace('"', '\\"')
-            )
+            predicate = _v2_predicate(None, [("patient", patient_id)])
             self.http.delete_v2(_iso(MIN_TIME), _iso(MAX_TIME), predicate)
         else:
             self.http.query(f"DROP SERIES WHERE {_tag_is('patient', patient_id)}", "erase")
@@ -509,3 +720,62 @@ def _decode(value: Any) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _rfc3339_ns(ns: int) -> str:
+    """RFC 3339 with nanoseconds, as ``/api/v2/delete`` takes times."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return f"{from_epoch_ms(seconds * 1000):%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+
+
+def _seq_key(meta: str) -> int:
+    seq = seq_of_meta(meta)
+    return NO_SEQ if seq is None else seq
+
+
+def _series_of(reading: Reading) -> SeriesKey:
+    return (measurement_of(reading), reading.patient_id, reading.metric, reading.device_id)
+
+
+def _both(metric: str) -> list[str]:
+    """The measurements a reading of ``metric`` can be in."""
+    return [family_of(metric), UNTRUSTED_MEASUREMENT]
+
+
+def _v1_deletion(deletion: Deletion) -> str:
+    measurement, patient, metric, device = deletion.series
+    where = (
+        f"{_tag_is('patient', patient)} AND {_tag_is('metric', metric)}"
+        f" AND {_tag_is('device', device)}"
+    )
+    if deletion.slot is not None:
+        where += f" AND {_tag_is('slot', str(deletion.slot))}"
+    return (
+        f"DELETE FROM {influxql_identifier(measurement)} WHERE {where}"  # noqa: S608 - escaped
+        f" AND time >= {_ns(deletion.first_ms)} AND time <= {_ns(deletion.last_ms)}"
+    )
+
+
+def _v2_deletion(deletion: Deletion) -> tuple[str, str, str]:
+    """(start, stop, predicate) of ``/api/v2/delete``. The stop is the last nanosecond of the
+    last millisecond: the points are at whole milliseconds, so the range holds exactly the
+    deletion's whether the server treats stop as inclusive or not."""
+    measurement, patient, metric, device = deletion.series
+    tags = [("patient", patient), ("metric", metric), ("device", device)]
+    if deletion.slot is not None:
+        tags.append(("slot", str(deletion.slot)))
+    return (
+        _rfc3339_ns(deletion.first_ms * _MS_TO_NS),
+        _rfc3339_ns(deletion.last_ms * _MS_TO_NS + _MS_TO_NS - 1),
+        _v2_predicate(measurement, tags),
+    )
+
+
+def _v2_predicate(measurement: str | None, tags: Sequence[tuple[str, str]]) -> str:
+    """A ``/api/v2/delete`` predicate: equalities joined by AND (all it supports), values
+    stored-form (``encode_tag_value``: no backslash) with ``"`` escaped."""
+    terms = [] if measurement is None else [f'_measurement="{measurement}"']
+    for key, value in tags:
+        stored = encode_tag_value(value).replace("\\", "\\\\").replace('"', '\\"')
+        terms.append(f'{key}="{stored}"')
+    return " AND ".join(terms)
