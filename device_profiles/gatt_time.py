@@ -16,11 +16,28 @@ construction), so an impossible date (February 30, month 13) is a :class:`Decode
 boundary and never reaches a measurement. The clock is the device's local clock: conversions
 give *naive* datetimes. A reading with an unknown year, month or day has no datetime; it is
 kept as its fields and its ISO-like text (``"0000-04-17T20:41:59"``).
+
+Current Time (0x2A2B), GATT Specification Supplement, characteristic "Current Time"
+(``org.bluetooth.characteristic.current_time``), the clock of the Current Time Service: an
+Exact Time 256 (a Day Date Time — Date Time then Day of Week — and Fractions256) then the
+Adjust Reason, 10 bytes::
+
+    offset  size  field          range
+    0       7     date time      as above
+    7       1     day of week    1 = Monday .. 7 = Sunday, 0 = not known; 8..255 reserved
+    8       1     fractions256   0..255, in 1/256 s
+    9       1     adjust reason  bit 0 manual time update, bit 1 external reference time
+                                 update, bit 2 change of time zone, bit 3 change of DST;
+                                 bits 4-7 reserved
+
+A :class:`CurrentTime` is consistent on construction: a known date carries its own day of
+week (or 0), so a Tuesday that the calendar says is a Wednesday is a :class:`DecodeError`.
 """
 
 from __future__ import annotations
 
 import calendar
+import enum
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -129,6 +146,91 @@ def encode_date_time(value: GattDateTime) -> bytes:
     return _DATE_TIME.pack(
         value.year, value.month, value.day, value.hours, value.minutes, value.seconds
     )
+
+
+CURRENT_TIME_SIZE = 10
+_EXACT_TIME_TAIL = struct.Struct("<BBB")  # day of week, fractions256, adjust reason
+
+
+class AdjustReason(enum.IntFlag):
+    """Why the clock was last adjusted (Current Time, Adjust Reason bits 0-3)."""
+
+    MANUAL_TIME_UPDATE = 0x01
+    EXTERNAL_REFERENCE_TIME_UPDATE = 0x02
+    CHANGE_OF_TIME_ZONE = 0x04
+    CHANGE_OF_DST = 0x08
+
+
+_ADJUST_REASON_DEFINED = 0x0F
+NOT_ADJUSTED = AdjustReason(0)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentTime:
+    """One Current Time value: a device clock reading with sub-second fractions.
+
+    Raises :class:`DecodeError` when constructed with a reserved day of week or adjust reason,
+    fractions outside a byte, or a day of week that contradicts a known date.
+    """
+
+    date_time: GattDateTime
+    day_of_week: int  # 1 = Monday .. 7 = Sunday, 0 = not known
+    fractions256: int = 0
+    adjust_reason: AdjustReason = NOT_ADJUSTED
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.day_of_week <= 7:
+            raise DecodeError(f"reserved day of week {self.day_of_week}", field="day_of_week")
+        if not 0 <= self.fractions256 <= 0xFF:
+            raise DecodeError(
+                f"fractions256 {self.fractions256} is outside 0..255", field="fractions256"
+            )
+        reserved = int(self.adjust_reason) & ~_ADJUST_REASON_DEFINED
+        if reserved:
+            raise DecodeError(f"reserved bits set: {reserved:#x}", field="adjust_reason")
+        shown = self.date_time.to_datetime()
+        if self.day_of_week and shown is not None and shown.isoweekday() != self.day_of_week:
+            raise DecodeError(
+                f"day of week {self.day_of_week} is not that of {shown.date().isoformat()} "
+                f"({shown.isoweekday()})",
+                field="day_of_week",
+            )
+
+    def to_datetime(self) -> datetime | None:
+        """The naive local datetime (fractions as microseconds), or ``None`` if not known."""
+        shown = self.date_time.to_datetime()
+        if shown is None:
+            return None
+        return shown + timedelta(microseconds=self.fractions256 * 1_000_000 // 256)
+
+    @classmethod
+    def from_datetime(
+        cls, value: datetime, adjust_reason: AdjustReason = NOT_ADJUSTED
+    ) -> CurrentTime:
+        """The Current Time of a naive ``value``: the fractions are its microseconds, floored
+        to 1/256 s; the day of week is its own. :class:`EncodeError` as for Date Time."""
+        date_time = GattDateTime.from_datetime(value.replace(microsecond=0))
+        fractions = value.microsecond * 256 // 1_000_000
+        return cls(date_time, value.isoweekday(), fractions, adjust_reason)
+
+
+def decode_current_time(data: bytes) -> CurrentTime:
+    """Decode a Current Time characteristic value (exactly 10 bytes)."""
+    if len(data) != CURRENT_TIME_SIZE:
+        problem = "truncated" if len(data) < CURRENT_TIME_SIZE else "oversized"
+        raise DecodeError(
+            f"{problem}: Current Time is {CURRENT_TIME_SIZE} bytes, got {len(data)}",
+            field="current_time",
+        )
+    date_time = unpack_date_time(data, 0)
+    day_of_week, fractions, reason = _EXACT_TIME_TAIL.unpack_from(data, DATE_TIME_SIZE)
+    return CurrentTime(date_time, day_of_week, fractions, AdjustReason(reason))
+
+
+def encode_current_time(value: CurrentTime) -> bytes:
+    """The 10 bytes of ``value`` (the exact inverse of :func:`decode_current_time`)."""
+    tail = _EXACT_TIME_TAIL.pack(value.day_of_week, value.fractions256, int(value.adjust_reason))
+    return encode_date_time(value.date_time) + tail
 
 
 @dataclass(frozen=True, slots=True)
