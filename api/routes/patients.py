@@ -7,26 +7,31 @@ token reaches them (practitioners and admins are refused, and the refusal is aud
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
+from hub.adapters.store import ReadingCursor, cursor_of
 from hub.adapters.store.base import MAX_TIME, MIN_TIME
 from hub.adapters.tokens import Role
+from hub.core.fhir import outbound
 from hub.core.ins import InsError, validate_ins
-from hub.core.model import Reading, epoch_ms, from_epoch_ms, reading_to_json
+from hub.core.model import Reading, from_epoch_ms
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
-FHIR_INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"  # INS-NIR (ANS)
+FHIR_MEDIA = "application/fhir+json"
 EXPORT_PAGE = 10_000
+AUDIT_SCAN = 2**62  # the registry pages no audit trail: read it whole, then page here
 
 
 class PatientIn(BaseModel):
@@ -68,47 +73,61 @@ def register_patient(
 # --- audit trail ---------------------------------------------------------------------------
 
 
-def _audit_event(row: dict[str, Any]) -> dict[str, Any]:
-    """One row as a FHIR R4 AuditEvent (the subset a patient needs to read it)."""
-    return {
-        "resourceType": "AuditEvent",
-        "id": str(row["id"]),
-        "type": {
-            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
-            "code": "rest",
-            "display": "RESTful Operation",
-        },
-        "subtype": [{"code": row["action"]}],
-        "recorded": from_epoch_ms(row["at_ms"]).isoformat(),
-        "outcome": "0" if row["outcome"] == "allowed" else "4",
-        "outcomeDesc": row["outcome"] + (f": {row['detail']}" if row["detail"] else ""),
-        "agent": [
-            {
-                "who": {"identifier": {"value": row["actor"]}},
-                "role": [{"text": row["role"]}],
-                "requestor": True,
-            }
-        ],
-        "entity": [{"what": {"reference": f"Patient/{row['patient_id']}"}}],
-    }
+def fhir_base(request: Request, patient_id: str) -> str:
+    """The FHIR base of a patient's resources (``fullUrl``s resolve relative references)."""
+    return f"{str(request.base_url).rstrip('/')}/v1/patients/{patient_id}/fhir"
+
+
+def _audit_cursor(row: dict[str, Any]) -> str:
+    raw = f"{row['at_ms']}:{row['id']}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _audit_position(rows: list[dict[str, Any]], cursor: str) -> int:
+    """Where the page after ``cursor`` starts in the newest-first rows."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at_ms, _, row_id = raw.partition(":")
+        key = (int(at_ms), int(row_id))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as err:
+        raise Problem(
+            400, "invalid-cursor", "cursor is not one this API returned", field="cursor"
+        ) from err
+    return next((n for n, row in enumerate(rows) if (row["at_ms"], row["id"]) < key), len(rows))
 
 
 @router.get("/{patient_id}/audit")
 def audit_trail(
     patient_id: str,
+    request: Request,
     principal: CurrentPrincipal,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    """Who accessed this patient's data, refusals included, newest first (FHIR AuditEvent)."""
+    cursor: str | None = None,
+) -> JSONResponse:
+    """Who accessed this patient's data, refusals included, newest first: a FHIR
+    ``searchset`` Bundle of AuditEvents, ``total`` events in all; follow the ``next`` link."""
     authorize_patient_access(context, principal, patient_id, "audit.read", practitioners=False)
-    rows = context.registry.audit_trail(patient_id, limit=limit)
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(rows),
-        "entry": [{"resource": _audit_event(row)} for row in rows],
-    }
+    rows = context.registry.audit_trail(patient_id, limit=AUDIT_SCAN)
+    start = _audit_position(rows, cursor) if cursor else 0
+    page = rows[start : start + limit]
+    more = start + limit < len(rows)
+    base = fhir_base(request, patient_id)
+    entries = [
+        outbound.entry(outbound.audit_event(row, from_epoch_ms(row["at_ms"])), base, search=True)
+        for row in page
+    ]
+    next_url = None
+    if more and page:
+        next_url = str(request.url.include_query_params(cursor=_audit_cursor(page[-1])))
+    bundle = outbound.searchset(
+        entries,
+        total=len(rows),
+        self_url=str(request.url),
+        next_url=next_url,
+        timestamp=context.clock(),
+    )
+    return JSONResponse(bundle, media_type=FHIR_MEDIA)
 
 
 # --- consent -------------------------------------------------------------------------------
@@ -221,24 +240,6 @@ def set_visibility(
 # --- GDPR ------------------------------------------------------------------------------------
 
 
-def _fhir_observation(reading: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": reading["reading_id"],
-        "status": "final",
-        "code": {"text": reading["metric"]},
-        "subject": {"reference": f"Patient/{reading['patient_id']}"},
-        "effectiveDateTime": reading["effective_time"],
-        "valueQuantity": {
-            "value": reading["value"],
-            "unit": reading["unit"],
-            "system": "http://unitsofmeasure.org",
-            "code": reading["unit"],
-        },
-        "device": {"identifier": {"value": reading["device_id"]}},
-    }
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
@@ -247,65 +248,60 @@ def _plain(value: Any) -> Any:
 
 def _all_readings(context: HubContext, patient_id: str) -> Iterator[Reading]:
     """Every reading of the patient, page by page (a year of CGM is over 100,000)."""
-    after: tuple[int, str] | None = None
+    after: ReadingCursor | None = None
     while True:
         page = context.store.readings(
-            patient_id, None, MIN_TIME, MAX_TIME, after=after, limit=EXPORT_PAGE
+            patient_id,
+            None,
+            MIN_TIME,
+            MAX_TIME,
+            after=after,
+            limit=EXPORT_PAGE,
+            include_untrusted=True,  # everything the hub holds, untrusted times too
         )
         yield from page
         if len(page) < EXPORT_PAGE:
             return
-        after = (epoch_ms(page[-1].effective_time), page[-1].reading_id)
+        after = cursor_of(page[-1])
+
+
+def _device(context: HubContext, device_id: str) -> dict[str, Any]:
+    """A device as a FHIR Device: its maker and model from its catalog profile, if known."""
+    row = context.registry.device(device_id)
+    profile = context.ingestor.decoder.catalog.get(row["profile"]) if row else None
+    if profile is None:
+        return outbound.device(device_id)
+    return outbound.device(device_id, manufacturer=profile.manufacturer, model=profile.model)
 
 
 @router.get("/{patient_id}/export")
-def export(patient_id: str, principal: CurrentPrincipal, context: Context) -> dict[str, Any]:
+def export(
+    patient_id: str, request: Request, principal: CurrentPrincipal, context: Context
+) -> JSONResponse:
     """Everything the hub holds about the patient, as a FHIR ``collection`` Bundle.
 
-    Readings are Observations; the registry's rows (enrollments, consent, audit trail,
-    quarantine and dead letters of the patient's devices, documents waiting to be filed) are
-    included as one ``Basic`` entry per table (rows as JSON), so nothing is left out.
+    The Patient (INS and pseudonymous id), a Device per device that measured or is enrolled,
+    the readings as Observations (R4 vital-signs profiles, docs/fhir.md), and the registry's
+    rows (enrollments, consent, audit trail, quarantine and dead letters of the patient's
+    devices, documents waiting to be filed) as one ``Basic`` entry per table (rows as JSON),
+    so nothing is left out.
     """
     authorize_patient_access(context, principal, patient_id, "patient.export", practitioners=False)
     readings = list(_all_readings(context, patient_id))
     tables = context.registry.export_patient(patient_id)
-    entries: list[dict[str, Any]] = []
-    for row in tables.pop("patients"):
-        entries.append(
-            {
-                "resource": {
-                    "resourceType": "Patient",
-                    "id": patient_id,
-                    "identifier": [{"system": FHIR_INS_SYSTEM, "value": row["ins"]}],
-                }
-            }
-        )
-    entries += [{"resource": _fhir_observation(reading_to_json(r))} for r in readings]
+    base = fhir_base(request, patient_id)
+    patient_rows = tables.pop("patients", [])
+    ins = patient_rows[0]["ins"] if patient_rows else None
+    entries = [outbound.entry(outbound.patient(patient_id, ins), base)]
+    devices = {r.device_id for r in readings}
+    devices |= {str(row["device_id"]) for row in tables.get("enrollments", [])}
+    entries += [outbound.entry(_device(context, d), base) for d in sorted(devices)]
+    entries += [outbound.entry(o, base) for o in outbound.observations(readings)]
     for table, rows in tables.items():
-        entries.append(
-            {
-                "resource": {
-                    "resourceType": "Basic",
-                    "id": table,
-                    "code": {"text": f"hub registry: {table}"},
-                    "extension": [
-                        {
-                            "url": "urn:health-device-hub:registry-rows",
-                            "valueString": json.dumps(
-                                [{k: _plain(v) for k, v in row.items()} for row in rows]
-                            ),
-                        }
-                    ],
-                }
-            }
-        )
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": context.clock().isoformat(),
-        "total": len(entries),
-        "entry": entries,
-    }
+        rows_json = json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows])
+        entries.append(outbound.entry(outbound.basic(table, rows_json), base))
+    bundle = outbound.collection(entries, timestamp=context.clock())
+    return JSONResponse(bundle, media_type=FHIR_MEDIA)
 
 
 class ErasureOut(BaseModel):
