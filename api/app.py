@@ -10,7 +10,18 @@ from prometheus_client import make_asgi_app
 
 from api import errors
 from api.deps import HubContext
-from api.routes import admin, care, devices, enrollments, health, ingest, patients, readings
+from api.routes import (
+    admin,
+    care,
+    devices,
+    enrollments,
+    fhir,
+    gateways,
+    health,
+    ingest,
+    patients,
+    readings,
+)
 from hub import __version__
 from hub.adapters.tokens import TokenVerifier
 from hub.config import Settings
@@ -38,6 +49,17 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     # Process metrics (CPU, memory, GC); no label carries patient data.
     app.mount("/metrics", make_asgi_app())
-    for module in (health, patients, care, devices, enrollments, readings, ingest, admin):
+    for module in (
+        health,
+        patients,
+        care,
+        devices,
+        gateways,
+        enrollments,
+        readings,
+        fhir,
+        ingest,
+        admin,
+    ):
         app.include_router(module.router)
     return app

@@ -1,7 +1,7 @@
 """Authentication (bearer JWT) and object-level authorization, with the audit trail.
 
 Every access to a patient's data — allowed or refused — is written to the audit trail before
-the answer is sent. Object rules (DESIGN.md, "Security model"):
+the answer is sent. Object rules (docs/api.md):
 
 * a patient reads only their own data (token subject = pseudonymous patient id);
 * a practitioner reads the data of patients with whom they have an active care relationship;

@@ -6,6 +6,7 @@ docs/api.md) and, where one field is at fault, an ``errors`` member naming it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.adapters.registry.repo import RegistryUnavailable
+from hub.adapters.store import StoreUnavailable
+
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_S = 5
+log = logging.getLogger(__name__)
 
 _TITLES = {
     400: "Bad request",
@@ -24,6 +30,7 @@ _TITLES = {
     409: "Conflict",
     413: "Payload too large",
     415: "Unsupported media type",
+    500: "Internal error",
     422: "Invalid request",
     429: "Too many requests",
     503: "Service unavailable",
@@ -101,3 +108,31 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(exc.status_code, kind, str(exc.detail), instance=request.url.path)
+
+    # A store that cannot be reached is "try again later" on every route, never a bare 500.
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("time-series store unavailable on %s: %s", request.url.path, exc)
+        return _unavailable(request, "the time-series store is unavailable; retry later")
+
+    @app.exception_handler(RegistryUnavailable)
+    async def _registry_down(request: Request, exc: RegistryUnavailable) -> JSONResponse:
+        log.warning("registry unavailable on %s: %s", request.url.path, exc)
+        return _unavailable(request, "the registry is unavailable; retry later")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(
+            500, "internal-error", "the hub failed; this is logged", instance=request.url.path
+        )
+
+
+def _unavailable(request: Request, detail: str) -> JSONResponse:
+    return problem_response(
+        503,
+        "unavailable",
+        detail,
+        instance=request.url.path,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )

@@ -225,10 +225,12 @@ class JsonMapping:
 
 @dataclass(frozen=True, slots=True)
 class RecordError:
-    """One record that yielded nothing; ``error.field`` is the offending path from the root."""
+    """One record that yielded nothing; ``error.field`` is the offending path from the root;
+    ``record`` is the record itself (a dead letter keeps it, not the whole payload)."""
 
     index: int
     error: DecodeError
+    record: JsonValue = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +293,7 @@ def decode_json(
         try:
             measurements.extend(_decode_record(mapping, root, record, record_path))
         except DecodeError as err:
-            errors.append(RecordError(index, err))
+            errors.append(RecordError(index, err, record))
     return JsonDecodeResult(tuple(measurements), tuple(errors), len(records))
 
 

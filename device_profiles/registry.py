@@ -188,6 +188,12 @@ _TABLE: tuple[Codec[Any], ...] = (
         gatt_time.encode_date_time,
     ),
     Codec(
+        uuids.CURRENT_TIME,
+        "Current Time",
+        gatt_time.decode_current_time,
+        gatt_time.encode_current_time,
+    ),
+    Codec(
         uuids.RECORD_ACCESS_CONTROL_POINT,
         "Record Access Control Point",
         racp.parse_racp_response,  # what a collector receives; requests: racp.parse_racp_request

@@ -16,7 +16,9 @@ problem:
   quadratic time and then raises past Python's own 4300-digit limit).
 
 Numbers keep their exact decimal value: integers are ``int``, the rest ``Decimal`` — a
-``98.6`` stays ``98.6``. Pure: standard library only, no IO.
+``98.6`` stays ``98.6``. :func:`dumps` writes such a value back as compact JSON, numbers with
+the digits they were read with (a dead letter keeps one item of a message that way).
+Pure: standard library only, no IO.
 """
 
 from __future__ import annotations
@@ -160,3 +162,26 @@ def loads(
     if problem is not None:
         raise DecodeError(problem[0], field=problem[1])
     return cast(JsonValue, document)
+
+
+def dumps(value: object) -> bytes:
+    """``value`` (as :func:`loads` returns it) as compact UTF-8 JSON; numbers keep the digits
+    they were read with. :class:`TypeError` for anything that is not a JSON value."""
+    return _dump(value).encode("utf-8")
+
+
+def _dump(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(item) for item in value) + "]"
+    if isinstance(value, dict):
+        members = (f"{json.dumps(key, ensure_ascii=False)}:{_dump(v)}" for key, v in value.items())
+        return "{" + ",".join(members) + "}"
+    raise TypeError(f"not a JSON value: {type(value).__name__}")

@@ -21,6 +21,7 @@ PULSE_OXIMETER_SERVICE = 0x1822
 
 # Characteristics
 DATE_TIME = 0x2A08
+CURRENT_TIME = 0x2A2B
 BATTERY_LEVEL = 0x2A19
 TEMPERATURE_MEASUREMENT = 0x2A1C
 INTERMEDIATE_TEMPERATURE = 0x2A1E
@@ -52,6 +53,7 @@ SERVICES: dict[int, str] = {
 
 CHARACTERISTICS: dict[int, str] = {
     DATE_TIME: "Date Time",
+    CURRENT_TIME: "Current Time",
     BATTERY_LEVEL: "Battery Level",
     TEMPERATURE_MEASUREMENT: "Temperature Measurement",
     INTERMEDIATE_TEMPERATURE: "Intermediate Temperature",

@@ -26,7 +26,7 @@ Unit aliases (``mmHg``, ``bpm``, ``°C``...) are accepted at the edge and normal
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from device_profiles.errors import DecodeError
 
@@ -354,7 +354,13 @@ def critical_flag(value: Decimal, low: Decimal | None, high: Decimal | None) -> 
 
 
 def to_canonical(metric: MetricDef, value: Decimal, unit: str) -> Decimal:
-    """``value`` in ``unit`` converted to the metric's canonical unit.
+    """``value`` in ``unit`` converted to the metric's canonical unit, at the precision sent.
+
+    A converted value is rounded (half even) to the largest power of ten not above the
+    resolution the device sent, expressed in the canonical unit: ``10.0`` mmol/L (resolution
+    0.1 mmol/L = 1.80 mg/dL) is ``180`` mg/dL, ``165.3`` [lb_av] is ``74.98`` kg, ``98.6``
+    [degF] is ``37.00`` Cel — never ``74.978818761`` kg, a precision no scale has. A value
+    already in the canonical unit is returned unchanged.
 
     Raises :class:`UnitError` when the unit is not one the metric accepts.
     """
@@ -366,4 +372,11 @@ def to_canonical(metric: MetricDef, value: Decimal, unit: str) -> Decimal:
             f"unit {unit!r} is not valid for {metric.name}; accepted: {accepted}", field="unit"
         )
     factor, offset = conversion
-    return value * factor + offset
+    if (factor, offset) == _ONE:
+        return value
+    converted = value * factor + offset
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or not converted.is_finite():
+        return converted
+    resolution = abs(factor) * Decimal(1).scaleb(exponent)
+    return converted.quantize(Decimal(1).scaleb(resolution.adjusted()), rounding=ROUND_HALF_EVEN)

@@ -39,14 +39,16 @@ from device_profiles.racp import (
     encode_racp_request,
 )
 from device_profiles.registry import parse_characteristic
-from gateway_firmware_sim.devices.base import BleDevice, Notification
+from gateway_firmware_sim.devices.base import CLOCKLESS_KINDS, BleDevice, Notification
 from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from gateway_firmware_sim.devices.glucose_meter import GlucoseMeter
 from gateway_firmware_sim.outbox import Outbox, OutboxItem
 from gateway_firmware_sim.physiology._random import generator
 from gateway_firmware_sim.timebase import DAY, iso_local, naive_local
 
-CONTEXT_KINDS = frozenset({"2AAA"})
+# Frames that date the frames referring to them, resent at the head of every message that
+# carries those: the CGM Session Start Time, and the device's clock read on connecting.
+CONTEXT_KINDS = frozenset({"2AAA", "2A2B"})
 MAX_FRAMES_PER_MESSAGE = 200  # the wire contract allows 500
 CLOCK_SYNC_EVERY_S = DAY
 
@@ -154,8 +156,16 @@ class GatewayFirmware:
         batch = self._batch()
         state: dict[str, str] = {}
         context = self._context(device, min(n.time for n in notifications), batch, state)
-        for n in notifications:
-            batch.add(device_id, n, context if n.uuid == uuids.CGM_MEASUREMENT else None, 0.3)
+        if context is None and device.kind not in CLOCKLESS_KINDS:
+            # It reads the device's clock too: its frames are dated like the other gateway's.
+            last = max(n.time for n in notifications)
+            clock = Notification(uuids.CURRENT_TIME, device.current_time(last), last)
+            context = batch.add(device_id, clock, None, 0.3)
+            for n in notifications:
+                batch.add(device_id, n, context, 0.3)
+        else:
+            for n in notifications:
+                batch.add(device_id, n, context if n.uuid == uuids.CGM_MEASUREMENT else None, 0.3)
         self._commit(batch, state, report)
         return report
 
@@ -187,7 +197,6 @@ class GatewayFirmware:
             for uuid in device.read_on_pairing:
                 batch.add(device_id, Notification(uuid, device.read(uuid, t0), t0 + 1.0))
             state[f"paired:{device_id}"] = "1"
-        self._sync_clock(device, t0, state)
         device.advance(t1)
         # Where the device is, for a later run on the same data directory to resume from.
         state[f"measured:{device_id}"] = repr(device.measured_upto)
@@ -195,14 +204,23 @@ class GatewayFirmware:
             state[f"meter-seq:{device_id}"] = str(device.next_seq)
         since = self.listening_since.get(device_id, t0)
         received: list[Notification] = []
-        if isinstance(device, GlucoseMeter):
-            received = self._read_meter(device, t1, state)
-            batch.extend(device_id, received)
-        elif isinstance(device, ContinuousGlucoseMonitor):
+        # On connecting: read the device's clock first — it dated the records about to be
+        # fetched — then fetch them, and only then set the clock (docs/wire.md).
+        if isinstance(device, ContinuousGlucoseMonitor):
             received = self._read_cgm(device, since, t0, t1, batch, state)
         else:
-            received = device.drain(since, t1)
-            batch.extend(device_id, received)
+            clock = Notification(uuids.CURRENT_TIME, device.current_time(t1), t1)
+            if isinstance(device, GlucoseMeter):
+                received = self._read_meter(device, t1, state)
+            else:
+                received = device.drain(since, t1)
+            if received and device.kind not in CLOCKLESS_KINDS:
+                clock_seq = batch.add(device_id, clock)
+                for notification in received:
+                    batch.add(device_id, notification, clock_seq)
+            else:
+                batch.extend(device_id, received)
+        self._sync_clock(device, t1, state)
         self.reconnected.discard(device_id)
         return received
 
@@ -311,7 +329,7 @@ class GatewayFirmware:
         self.reconnected.update(self.devices)
 
 
-_NOT_READINGS = frozenset({"2A52", "2AAA", "2A34", "2A9E"})
+_NOT_READINGS = frozenset({"2A52", "2AAA", "2A2B", "2A34", "2A9E"})
 
 
 class _Batch:

@@ -27,7 +27,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +96,14 @@ NATIVE_DEVICES: dict[str, type[NativeDevice]] = {
 class Enroller(Protocol):
     def enroll(self, device_id: str, patient_id: str, start: datetime) -> None: ...
 
+    def register_gateway(self, gateway_id: str, devices: Sequence[tuple[str, str]]) -> None:
+        """Register the gateway and its devices (id, catalog profile) and pair them."""
+        ...
+
+
+# The maker/provider account the simulated kits are registered under.
+SIM_MAKER = "sim-maker"
+
 
 class ApiEnroller:
     """Enrollment through the hub's API with an admin bearer token."""
@@ -115,6 +123,22 @@ class ApiEnroller:
             raise RuntimeError(
                 f"enrollment of {device_id} failed: {response.status_code} {response.text}"
             )
+
+    def register_gateway(self, gateway_id: str, devices: Sequence[tuple[str, str]]) -> None:
+        """Gateways speak only for devices they are paired with (docs/api.md, "Gateways")."""
+        for device_id, profile in devices:
+            body = {"device_id": device_id, "profile": profile, "maker": SIM_MAKER}
+            self._check(self._http.post("/v1/devices", json=body), f"device {device_id}")
+        body = {"gateway_id": gateway_id, "owner": SIM_MAKER}
+        self._check(self._http.post("/v1/gateways", json=body), f"gateway {gateway_id}")
+        for device_id, _ in devices:
+            pairing = self._http.put(f"/v1/gateways/{gateway_id}/devices/{device_id}")
+            self._check(pairing, f"pairing of {device_id} with {gateway_id}")
+
+    @staticmethod
+    def _check(response: httpx.Response, what: str) -> None:
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"{what} failed: {response.status_code} {response.text}")
 
     def close(self) -> None:
         self._http.close()
@@ -242,6 +266,17 @@ class Fleet:
     def _enroll(self, world: World) -> None:
         if self.enroller is None:
             return
+        # A gateway is paired with every device it will forward: its own, the ones it
+        # overhears, and the ones that move to it.
+        forwards: dict[str, set[str]] = {g.gateway_id: set(g.listens_to) for g in world.gateways}
+        for spec in world.devices:
+            if spec.gateway_id is not None:
+                forwards.setdefault(spec.gateway_id, set()).add(spec.device_id)
+        for move in world.moves:
+            forwards.setdefault(move.to_gateway, set()).add(move.device_id)
+        for gateway_id, device_ids in sorted(forwards.items()):
+            devices = [(d, self.ble[d].profile_id) for d in sorted(device_ids)]
+            self.enroller.register_gateway(gateway_id, devices)
         # From the day before the replay: device clocks a little slow still fall inside.
         day = math.floor(world.start / DAY) * DAY - DAY
         start = utc(day)

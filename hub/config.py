@@ -8,10 +8,12 @@ fields with ``__``, e.g. ``HUB_MQTT__PORT=1884``), the TOML file named by ``HUB_
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +43,17 @@ class MqttSettings(BaseModel):
     metrics_port: int = Field(9101, ge=0, le=65535)
     # Exit (to be restarted) when the batch worker makes no progress for this long.
     watchdog_s: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _client_id_is_the_username(self) -> MqttSettings:
+        # The shipped broker makes the username the client id (use_username_as_clientid):
+        # a different client_id would name a session and a presence topic nobody uses.
+        if self.username is not None and self.client_id != self.username:
+            raise ValueError(
+                f"mqtt.client_id ({self.client_id!r}) must be the bridge's username "
+                f"({self.username!r}): the broker binds client ids to usernames"
+            )
+        return self
 
 
 class StoreSettings(BaseModel):
@@ -95,6 +108,28 @@ class AuthSettings(BaseModel):
     jwks_url: str | None = None
 
 
+class TimeSettings(BaseModel):
+    """Device time (docs/model.md, "Time provenance")."""
+
+    # The zone of a local device time when neither the device nor its gateway states one,
+    # and the patients' default zone (days, meal times and the AGP's time of day).
+    zone: str = "Europe/Paris"
+    # A device clock within this of the truth is right; beyond it the upload is corrected by
+    # the measured offset (or, with no offset, a future time is untrusted).
+    clock_tolerance_s: int = Field(300, ge=1)
+    # Device times before this cannot be right (clocks reset to their epoch).
+    earliest_device_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)
+
+    @field_validator("zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown IANA time zone {value!r}") from err
+        return value
+
+
 class BrokerSettings(BaseModel):
     """How `hub up` provides a broker: spawn Mosquitto, the embedded one, or use an external."""
 
@@ -124,8 +159,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     broker: BrokerSettings = BrokerSettings()
     sim: SimSettings = SimSettings()
-    # A device clock further than this from the receive time is flagged `clock-skew`.
-    max_clock_skew_s: int = Field(300, ge=1)
+    time: TimeSettings = TimeSettings()
     max_payload_bytes: int = Field(256 * 1024, ge=256)
 
     @model_validator(mode="after")

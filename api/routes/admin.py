@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -11,10 +12,13 @@ from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
+from api.errors import Problem
 from hub.adapters.tokens import Role
 from hub.core.model import from_epoch_ms
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+# What next_cursor looks like: "<received ms>:<dead letter id>".
+_CURSOR = re.compile(r"[0-9]{1,15}:[0-9a-f]{1,64}")
 
 
 class DeadLetterOut(BaseModel):
@@ -45,6 +49,8 @@ def list_dead_letters(
 ) -> DeadLetterPage:
     """Messages and items that could not be ingested, newest first, with the reason."""
     require_role(principal, Role.ADMIN)
+    if cursor is not None and not _CURSOR.fullmatch(cursor):
+        raise Problem(400, "invalid-cursor", "cursor is not one this API returned", field="cursor")
     rows = context.registry.dead_letters(limit=limit + 1, before=cursor)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -8,13 +8,15 @@ directory).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
 from api.errors import Problem
+from api.types import PatientId
 from hub.adapters.tokens import Role
 
 router = APIRouter(prefix="/v1/care-relationships", tags=["care"])
@@ -22,7 +24,7 @@ router = APIRouter(prefix="/v1/care-relationships", tags=["care"])
 
 class CareIn(BaseModel):
     practitioner_id: str = Field(min_length=1, max_length=128)
-    patient_id: str = Field(min_length=1, max_length=64)
+    patient_id: PatientId
     organization: str | None = Field(None, max_length=128)
     start: AwareDatetime | None = Field(None, description="default: now")
     end: AwareDatetime | None = None
@@ -38,7 +40,18 @@ class CareOut(BaseModel):
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CareOut)
 def add(body: CareIn, principal: CurrentPrincipal, context: Context) -> CareOut:
-    require_role(principal, Role.ADMIN)
+    if principal.role is not Role.ADMIN:
+        # A refusal that names a patient belongs in that patient's trail.
+        context.registry.audit(
+            at=context.clock(),
+            actor=principal.subject,
+            role=principal.role.value,
+            action="care.add",
+            patient_id=body.patient_id,
+            outcome="refused",
+            detail=f"practitioner {body.practitioner_id}",
+        )
+        require_role(principal, Role.ADMIN)
     start = body.start or context.clock()
     if body.end is not None and body.end <= start:
         raise Problem(422, "invalid-range", "`end` must be after `start`", field="end")
@@ -68,9 +81,23 @@ def add(body: CareIn, principal: CurrentPrincipal, context: Context) -> CareOut:
 
 
 @router.delete("/{relationship_id}", status_code=status.HTTP_204_NO_CONTENT)
-def end(relationship_id: int, principal: CurrentPrincipal, context: Context) -> Response:
+def end(
+    relationship_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    principal: CurrentPrincipal,
+    context: Context,
+) -> Response:
     """End a care relationship now: the practitioner loses access at once."""
     require_role(principal, Role.ADMIN)
-    if not context.registry.end_care_relationship(relationship_id, at=context.clock()):
+    ended = context.registry.end_care_relationship(relationship_id, at=context.clock())
+    if ended is None:
         raise Problem(404, "not-found", "no active care relationship with this id")
+    context.registry.audit(
+        at=context.clock(),
+        actor=principal.subject,
+        role=principal.role.value,
+        action="care.end",
+        patient_id=ended,
+        outcome="allowed",
+        detail=f"relationship {relationship_id}",
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

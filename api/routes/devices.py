@@ -78,12 +78,30 @@ def register(
         raise Problem(422, "validation-error", "admins must name the maker", field="maker")
     else:
         maker = body.maker
+    known = context.registry.device(body.device_id)
+    if (
+        known is None
+        and principal.role is Role.DEVICE_MAKER
+        and context.registry.device_in_use(body.device_id)
+    ):
+        # Enrolled or holding readings without a registered maker: first come, first served
+        # would let any maker claim a patient's device (then push into or move it).
+        raise Problem(
+            409,
+            "device-conflict",
+            "this device id is not available; an admin registers devices already in use",
+            field="device_id",
+        )
     try:
         created = context.registry.register_device(
             body.device_id, profile=body.profile, maker=maker, now=context.clock()
         )
     except DeviceConflict as err:
-        raise Problem(409, "device-conflict", str(err), field="device_id") from err
+        # Device ids are global (they name MQTT topics): registration must say an id is
+        # taken, and says nothing else — not whose it is, nor its model.
+        raise Problem(
+            409, "device-conflict", "this device id is not available", field="device_id"
+        ) from err
     if not created:
         response.status_code = status.HTTP_200_OK
     return _owned_device(context, principal, body.device_id)

@@ -26,12 +26,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from device_profiles import uuids
-from device_profiles.gatt_time import GattDateTime, decode_date_time
+from device_profiles.gatt_time import (
+    AdjustReason,
+    CurrentTime,
+    GattDateTime,
+    decode_date_time,
+    encode_current_time,
+)
 from device_profiles.registry import decode_characteristic
 from gateway_firmware_sim.physiology.person import Person
 from gateway_firmware_sim.timebase import naive_local
 
 LATENCY_S = 2.0  # from the end of a measurement to the value reaching the gateway
+NOT_ADJUSTED = AdjustReason(0)
+# Device kinds without a wall clock (no Current Time Service): their records take the
+# collector's receive time.
+CLOCKLESS_KINDS = frozenset({"hr-strap"})
 SPACING_S = 0.2  # between consecutive notifications of a transfer
 
 
@@ -89,6 +99,9 @@ class StoredRecord:
     key: int = 0  # a device-specific index (CGM: time offset)
     live: bool = False  # a live notification: not stored, lost if nobody listens
     transmitted: bool = False
+    # Values sent before ``values`` only to a collector that listened while the record was
+    # measured (Intermediate Cuff Pressure during the measurement); no readings of their own.
+    prelude: tuple[tuple[int, bytes], ...] = ()
 
 
 def readings_in(uuid: int, data: bytes) -> int:
@@ -189,21 +202,36 @@ class BleDevice(abc.ABC):
                 self._forget(record)
                 continue
             when = max(record.time + LATENCY_S, cursor)
-            out += self._notify(record, when)
-            cursor = when + SPACING_S * len(record.values)
+            sent = self._notify(record, when, fresh=record.time >= listening_from)
+            out += sent
+            cursor = when + SPACING_S * len(sent)
             self._transmitted(record)
         return out
 
-    def _notify(self, record: StoredRecord, when: float) -> list[Notification]:
+    def _notify(
+        self, record: StoredRecord, when: float, *, fresh: bool = False
+    ) -> list[Notification]:
+        """The notifications of ``record`` from ``when``; ``fresh``: the collector listened
+        while it was measured, so its prelude goes first."""
+        values = (*record.prelude, *record.values) if fresh else record.values
         return [
-            Notification(uuid, data, when + i * SPACING_S)
-            for i, (uuid, data) in enumerate(record.values)
+            Notification(uuid, data, when + i * SPACING_S) for i, (uuid, data) in enumerate(values)
         ]
 
     # --- GATT reads and writes ----------------------------------------------------------
 
     def read(self, uuid: int, now: float) -> bytes:
         raise KeyError(f"{self.kind}: characteristic {uuid:04X} is not readable")
+
+    def current_time(self, now: float, adjust_reason: AdjustReason = NOT_ADJUSTED) -> bytes:
+        """Current Time (0x2A2B) as the device's own clock shows it at ``now`` — right or
+        wrong: what a gateway reads on connecting to learn the clock's offset."""
+        shown = now + self.clock.error(now)
+        date_time = self.clock.gatt(now)
+        fractions = int((shown % 1.0) * 256)
+        day = date_time.to_datetime()
+        weekday = day.isoweekday() if day is not None else 0
+        return encode_current_time(CurrentTime(date_time, weekday, fractions, adjust_reason))
 
     def write(self, uuid: int, data: bytes, now: float) -> list[Notification]:
         """A GATT write; returns the notifications/indications it causes."""
@@ -218,6 +246,13 @@ class BleDevice(abc.ABC):
             return False
         shown = decode_date_time(data).to_datetime()
         if shown is None:
+            return False
+        return self.set_clock_to(shown, now)
+
+    def set_clock_to(self, shown: datetime, now: float) -> bool:
+        """Make the clock show ``shown`` (naive local, fractions kept) at ``now`` — a Current
+        Time write — unless it cannot be set."""
+        if not self.clock.settable:
             return False
         self.clock.set_to(now, shown)
         return True

@@ -272,13 +272,16 @@ class MqttBridge:
                     err,
                     delay,
                 )
+                # Waiting for a store that is down is progress, not a stall.
+                self._heartbeat = time.monotonic()
             except Exception:
-                # A bug must not lose messages either: keep them unacknowledged and retry.
-                self.metrics.store_errors.inc()
+                # The ingestor dead-letters what an input makes fail; an error here is the
+                # bridge's own. Keep the messages unacknowledged and retry, but let the
+                # watchdog see no progress: if it repeats, the process exits and restarts.
+                self.metrics.callback_errors.inc()
                 delay = backoff_delay(attempt, rand=random.random())
                 log.exception("unexpected error committing a batch; retrying in %.1fs", delay)
             attempt += 1
-            self._heartbeat = time.monotonic()  # retrying is progress, not a stall
             self._stop.wait(delay)
         return None
 

@@ -13,28 +13,35 @@ Pure: topic and payload in, :class:`Decoded` out; a message refused whole raises
   frames are joined to their measurements by sequence number.
 
 The profile also gives the policy: its plausibility and critical limits, and the zone of a
-device clock that states none (``clock_zone`` quirk; otherwise the gateway's own offset).
+device clock that states none (``clock_zone`` quirk; otherwise the gateway's IANA zone, else
+the gateway's current UTC offset, else the hub's default zone — the last two flagged
+``time-zone-assumed``). The device's own clock read at upload — ``device_now`` in a canonical
+message, the Current Time / Date Time a gateway read on connection — becomes the upload's
+:class:`~hub.core.timekeeping.ClockReading` (``hub.core.timekeeping``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
-from device_profiles import uuids
+from device_profiles import strict_json, uuids
 from device_profiles.catalog import Catalog, DeviceProfile
 from device_profiles.cgm import DST_OFFSETS, TIME_ZONE_UNKNOWN, CgmSessionStartTime
 from device_profiles.errors import DecodeError
+from device_profiles.gatt_time import decode_current_time, decode_date_time
 from device_profiles.glucose import GlucoseContext, join_glucose_context
 from device_profiles.json_mapping import decode_json
 from device_profiles.measurement import Measurement
 from device_profiles.registry import codec_for
 from hub.core.model import Source
 from hub.core.pipeline import Policy
-from hub.core.timekeeping import ClockReading
+from hub.core.timekeeping import ClockMethod, ClockReading
 from hub.core.wire import (
     Frame,
+    GatewayFrames,
     ItemError,
     Topic,
     TopicKind,
@@ -58,8 +65,17 @@ class Decoded:
     frame_seqs: tuple[int, ...] = ()
     # A remote-monitoring provider that pushed the items (consent: source kind "provider").
     provider_id: str | None = None
-    # The device's own clock as read at upload: the basis of this upload's clock offset.
+    # The device's own clock as read at upload: the basis of this upload's clock offset...
     clock: ClockReading | None = None
+    # ...or, item by item (gateway frames: each connection's clock dates its own records).
+    clocks: tuple[ClockReading | None, ...] = ()
+    # The true time of the upload (the gateway's time); None: the hub's receive time.
+    reference_time: datetime | None = None
+    # The gateway that forwarded gateway frames (it must be paired with the device).
+    gateway_id: str | None = None
+    # Each item's own JSON by item index: the dead letter of a refused item keeps the item,
+    # not the whole message (a request of 5,000 items must not be stored 5,000 times).
+    item_raws: Mapping[int, bytes] = field(default_factory=dict)
     # The patient the items say they belong to (FHIR Observation.subject, resolved from the
     # INS to the pseudonymous id); attribution by enrollment must agree or the item is refused.
     expected_patient: str | None = None
@@ -71,17 +87,17 @@ class MessageDecoder:
         self.base_policy = base_policy
         self.max_payload_bytes = max_payload_bytes
         self._policies: dict[str, Policy] = {}
-        self._decoders: dict[TopicKind, Callable[[Topic, bytes], Decoded]] = {
+        self._decoders: dict[TopicKind, Callable[[Topic, bytes, datetime], Decoded]] = {
             TopicKind.DEVICE_READINGS: self._canonical,
             TopicKind.DEVICE_JSON: self._vendor_json,
             TopicKind.GATEWAY_FRAMES: self._gateway_frames,
         }
 
-    def decode(self, topic: Topic, payload: bytes) -> Decoded:
+    def decode(self, topic: Topic, payload: bytes, receive_time: datetime) -> Decoded:
         decoder = self._decoders.get(topic.kind)
         if decoder is None:
             raise WireError(f"topic kind {topic.kind.value} carries no readings", field="topic")
-        return decoder(topic, payload)
+        return decoder(topic, payload, receive_time)
 
     # --- policy -------------------------------------------------------------------------
 
@@ -93,12 +109,13 @@ class MessageDecoder:
     def _policy(self, profile: DeviceProfile) -> Policy:
         policy = self._policies.get(profile.id)
         if policy is None:
-            zone = UTC if profile.quirks.clock_zone == "utc" else self.base_policy.assumed_zone
             policy = replace(
                 self.base_policy,
-                assumed_zone=zone,
                 limits={limit.metric: limit for limit in profile.limits},
+                clock_unreliable=profile.quirks.clock_unreliable,
             )
+            if profile.quirks.clock_zone == "utc":
+                policy = replace(policy, zone=UTC, zone_stated=True)
             self._policies[profile.id] = policy
         return policy
 
@@ -114,13 +131,24 @@ class MessageDecoder:
 
     # --- decoders -----------------------------------------------------------------------
 
-    def _canonical(self, topic: Topic, payload: bytes) -> Decoded:
+    def _canonical(self, topic: Topic, payload: bytes, receive_time: datetime) -> Decoded:
         parsed = parse_device_readings(payload, max_bytes=self.max_payload_bytes)
+        clock = None
+        if parsed.device_now is not None and parsed.device_now_raw is not None:
+            clock = ClockReading(
+                parsed.device_now, parsed.device_now_raw, receive_time, ClockMethod.DEVICE_NOW
+            )
         return Decoded(
-            topic.sender_id, parsed.measurements, parsed.errors, Source.MQTT, self.base_policy
+            topic.sender_id,
+            parsed.measurements,
+            parsed.errors,
+            Source.MQTT,
+            self.base_policy,
+            clock=clock,
+            item_raws=parsed.items_json,
         )
 
-    def _vendor_json(self, topic: Topic, payload: bytes) -> Decoded:
+    def _vendor_json(self, topic: Topic, payload: bytes, _receive_time: datetime) -> Decoded:
         assert topic.profile_id is not None
         profile = self._profile(topic.profile_id, "mqtt-json", "topic")
         if len(payload) > self.max_payload_bytes:
@@ -128,7 +156,7 @@ class MessageDecoder:
                 f"payload of {len(payload)} bytes exceeds the {self.max_payload_bytes}-byte limit"
             )
         result = decode_json(profile, payload)
-        errors = [ItemError(e.index, e.error) for e in result.errors]
+        errors = [ItemError(e.index, e.error, strict_json.dumps(e.record)) for e in result.errors]
         return Decoded(
             topic.sender_id,
             [(None, m) for m in result.measurements],
@@ -137,18 +165,26 @@ class MessageDecoder:
             self._policy(profile),
         )
 
-    def _gateway_frames(self, _topic: Topic, payload: bytes) -> Decoded:
+    def _gateway_frames(self, topic: Topic, payload: bytes, _receive_time: datetime) -> Decoded:
         envelope = parse_gateway_frames(payload, max_bytes=self.max_payload_bytes)
         profile = self._profile(envelope.profile_id, "ble-gatt", "device.profile")
         assert profile.ble is not None
         allowed = set(profile.ble.characteristics)
         errors = list(envelope.errors)
         items: list[tuple[int | None, Measurement]] = []
+        clocks: list[ClockReading | None] = []
         contexts: list[GlucoseContext] = []
         session_start: datetime | None = None
+        clock: ClockReading | None = None
+        utc_clock = profile.quirks.clock_zone == "utc"
         for frame in envelope.frames:
             try:
                 number = uuids.normalize_uuid(frame.uuid)
+                if number in _CLOCK_CODECS:
+                    # The device's clock as the gateway read it on connecting: it dates the
+                    # frames after it (the records of that connection).
+                    clock = _clock_reading(number, frame, envelope.gateway_time, utc=utc_clock)
+                    continue
                 if number not in allowed:
                     raise DecodeError(
                         f"characteristic {frame.uuid} is not part of profile {profile.id}",
@@ -161,11 +197,10 @@ class MessageDecoder:
                 elif isinstance(value, GlucoseContext):
                     contexts.append(value)
                 elif codec.is_measurement:
-                    items += [
-                        (frame.index, _dated(m, frame))
-                        for m in codec.decode(frame.data, session_start=session_start)
-                    ]
-                # Other frames (battery, features, RACP, date time) carry no reading.
+                    decoded = codec.decode(frame.data, session_start=session_start)
+                    items += [(frame.index, _dated(m, frame)) for m in decoded]
+                    clocks += [clock] * len(decoded)
+                # Other frames (battery, features, RACP) carry no reading.
             except DecodeError as err:
                 errors.append(
                     ItemError(
@@ -173,17 +208,59 @@ class MessageDecoder:
                         DecodeError(
                             err.reason, field=f"frames[{frame.index}].{err.field or 'data'}"
                         ),
+                        envelope.frames_json.get(frame.index),
                     )
                 )
         if contexts:
             joined = join_glucose_context([m for _, m in items], contexts)
             items = [(index, m) for (index, _), m in zip(items, joined, strict=True)]
         policy = self._policy(profile)
-        if profile.quirks.clock_zone != "utc":
+        if not utc_clock:
             # A BLE Date Time is the device's local time: read it in the gateway's zone.
-            policy = replace(policy, assumed_zone=envelope.gateway_time.tzinfo or UTC)
+            zone, stated = _gateway_zone(envelope)
+            policy = replace(policy, zone=zone, zone_stated=stated)
         seqs = tuple(frame.seq for frame in envelope.frames)
-        return Decoded(envelope.device_id, items, errors, Source.GATEWAY, policy, seqs)
+        return Decoded(
+            envelope.device_id,
+            items,
+            errors,
+            Source.GATEWAY,
+            policy,
+            seqs,
+            clocks=tuple(clocks),
+            reference_time=envelope.gateway_time,
+            gateway_id=topic.sender_id,
+            item_raws=envelope.frames_json,
+        )
+
+
+def _gateway_zone(envelope: GatewayFrames) -> tuple[tzinfo, bool]:
+    """The zone the gateway states (IANA name), else its current fixed offset (assumed)."""
+    if envelope.zone is not None:
+        return ZoneInfo(envelope.zone), True
+    return envelope.gateway_time.tzinfo or UTC, False
+
+
+_CLOCK_CODECS: dict[int, tuple[ClockMethod, Callable[[bytes], datetime | None]]] = {
+    uuids.CURRENT_TIME: (
+        ClockMethod.CURRENT_TIME,
+        lambda data: decode_current_time(data).to_datetime(),
+    ),
+    uuids.DATE_TIME: (ClockMethod.DATE_TIME, lambda data: decode_date_time(data).to_datetime()),
+}
+
+
+def _clock_reading(number: int, frame: Frame, gateway_time: datetime, *, utc: bool) -> ClockReading:
+    """The device's clock from a Current Time (0x2A2B) or Date Time (0x2A08) frame: local
+    wall-clock time (UTC for a device whose profile says so), read when the gateway received
+    the frame (else at ``gateway_time``)."""
+    method, decode = _CLOCK_CODECS[number]
+    shown = decode(frame.data)
+    if shown is None:
+        raise DecodeError("the device's clock is not set (date unknown)", field="date_time")
+    if utc:
+        shown = shown.replace(tzinfo=UTC)
+    return ClockReading(shown, shown.isoformat(), frame.time or gateway_time, method)
 
 
 def _aware_session_start(value: CgmSessionStartTime) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Deterministic reading identity (DESIGN.md, "Reading identity").
+"""Deterministic reading identity (docs/model.md, docs/wire.md "Reading identity").
 
 The identity is derived from the device's own facts only — device id, metric, the device's
 timestamp *as sent*, the value and unit as sent, and the device's sequence number where it has

@@ -8,12 +8,16 @@ For each decoded :class:`~device_profiles.Measurement` the pipeline decides, in 
 4. **unit** — converted to the metric's canonical UCUM unit, or refused;
 5. **plausibility** — a value outside the physically possible range is refused (a decoding or
    device fault); a value beyond the profile's critical limits is kept and flagged;
-6. **time provenance** — effective time from the device's clock when it can be right; a time
-   in the future or implausibly old is replaced by the receive time, with flags
-   ``clock-skew`` and ``time-corrected``, the raw device time kept;
+6. **time provenance** — the effective time from the device's clock, corrected by the clock
+   offset measured at upload when the clock is wrong, local times read in a named zone
+   (``hub.core.timekeeping``, per upload); a time that cannot be right is kept but untrusted
+   (``time-unknown``), never replaced by the receive time; the raw device time is kept;
 7. **identity** — deterministic, from the device's facts (``hub.core.identity``);
-8. **attribution** — the patient the device was enrolled to at the effective time, or
-   quarantine when no enrollment covers it.
+8. **attribution** — the patient the device was enrolled to at the effective time (the
+   receive time for an untrusted time), or quarantine when no enrollment covers it.
+
+:func:`process_upload` runs them over the measurements of one upload (the clock offset and
+the order of records are properties of an upload); :func:`process_measurement` decides one.
 
 Each refusal is a :class:`Rejected` with a stable ``kind`` and a reason a person can act on.
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 
 from device_profiles.catalog import MetricLimits
@@ -36,8 +40,16 @@ from device_profiles.vocabulary import (
     normalize_unit,
     to_canonical,
 )
-from hub.core.identity import reading_identity
+from hub.core.identity import canonical_decimal, reading_identity
 from hub.core.model import Reading, Source, TimeSource
+from hub.core.timekeeping import (
+    ClockReading,
+    RecordTime,
+    ResolvedTime,
+    TimePolicy,
+    UploadClock,
+    resolve_times,
+)
 
 
 class RejectKind(enum.StrEnum):
@@ -51,6 +63,8 @@ class RejectKind(enum.StrEnum):
     IMPLAUSIBLE = "implausible"  # physically impossible value
     STORE_REFUSED = "store-refused"  # a reading the time-series store's rules refuse
     SUBJECT_MISMATCH = "subject-mismatch"  # names a patient the device is not enrolled to
+    HUB_ERROR = "hub-error"  # the hub failed on this input (kept, so the stream moves on)
+    NOT_PAIRED = "not-paired"  # a gateway spoke for a device it is not paired with
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +82,16 @@ class Enrollment:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    max_clock_skew: timedelta = timedelta(minutes=5)
-    max_backlog: timedelta = timedelta(days=366)
-    # Zone assumed for a device clock that states no offset (BLE Date Time is local time).
-    assumed_zone: tzinfo = UTC
+    """How one device's measurements are judged: time rules, zone and the model's limits."""
+
+    time: TimePolicy = field(default_factory=TimePolicy)
+    # The zone of a device clock that states no offset (BLE Date Time is local time): the
+    # device's or its gateway's IANA zone; ``zone_stated`` False when it is the hub's default.
+    zone: tzinfo = UTC
+    zone_stated: bool = True
+    # The model's clock is known to drift or reset (catalog quirk ``clock_unreliable``): its
+    # times are flagged ``clock-unverified`` unless the upload measured the clock.
+    clock_unreliable: bool = False
     # The device model's plausibility and critical limits (catalog profile), by metric.
     limits: Mapping[str, MetricLimits] = field(default_factory=dict)
 
@@ -107,26 +127,6 @@ def patient_at(enrollments: Sequence[Enrollment], moment: datetime) -> str | Non
     return max(covering, key=lambda e: e.start).patient_id
 
 
-def resolve_time(
-    device_time: datetime | None, receive_time: datetime, policy: Policy
-) -> tuple[datetime, TimeSource, tuple[str, ...]]:
-    """Effective time, its source, and the flags that explain it."""
-    if device_time is None:
-        return receive_time, TimeSource.RECEIVE, ()
-    flags: tuple[str, ...] = ()
-    source = TimeSource.DEVICE
-    if device_time.tzinfo is None:
-        device_time = device_time.replace(tzinfo=policy.assumed_zone)
-        flags = ("time-zone-assumed",)
-        source = TimeSource.DEVICE_ZONE_ASSUMED
-    device_time = device_time.astimezone(UTC)
-    too_new = device_time > receive_time + policy.max_clock_skew
-    too_old = device_time < receive_time - policy.max_backlog
-    if too_new or too_old:
-        return receive_time, TimeSource.RECEIVE, (*flags, "clock-skew", "time-corrected")
-    return device_time, source, flags
-
-
 def _critical_flags(
     definition: MetricDef, limits: MetricLimits | None, value: Decimal
 ) -> tuple[str, ...]:
@@ -141,6 +141,73 @@ def _critical_flags(
     return () if flag is None else (flag,)
 
 
+def process_upload(
+    measurements: Sequence[Measurement],
+    *,
+    device_id: str,
+    source: Source,
+    receive_time: datetime,
+    enrollments: Sequence[Enrollment],
+    policy: Policy,
+    clock: ClockReading | None = None,
+    clocks: Sequence[ClockReading | None] = (),
+    reference_time: datetime | None = None,
+) -> list[Outcome]:
+    """Decide every measurement of one upload, in order.
+
+    ``clock`` is the device's clock as read at upload — or ``clocks``, one per measurement,
+    when the upload holds the records of several connections (gateway frames): its offset
+    corrects the records read with it when the clock is wrong. ``reference_time`` is the true
+    time of the upload (the gateway's time; default: ``receive_time``): device times later
+    than it cannot be right.
+    """
+    reference = reference_time or receive_time
+    readings = clocks if clocks else [clock] * len(measurements)
+    measured: dict[int, UploadClock] = {}
+    for reading in readings:
+        if reading is not None and id(reading) not in measured:
+            measured[id(reading)] = UploadClock.measure(reading, policy.zone, policy.time)
+    times = resolve_times(
+        [
+            _record_time(m, None if r is None else measured[id(r)])
+            for m, r in zip(measurements, readings, strict=True)
+        ],
+        reference=reference,
+        zone=policy.zone,
+        policy=policy.time,
+        zone_stated=policy.zone_stated,
+    )
+    if policy.clock_unreliable:
+        times = [
+            t if r is not None else _unverified(t) for t, r in zip(times, readings, strict=True)
+        ]
+    return [
+        process_measurement(
+            measurement,
+            device_id=device_id,
+            source=source,
+            receive_time=receive_time,
+            enrollments=enrollments,
+            policy=policy,
+            time=time,
+        )
+        for measurement, time in zip(measurements, times, strict=True)
+    ]
+
+
+def _unverified(time: ResolvedTime) -> ResolvedTime:
+    if time.source is TimeSource.RECEIVE:
+        return time
+    return replace(time, flags=(*time.flags, "clock-unverified"))
+
+
+def _record_time(measurement: Measurement, clock: UploadClock | None) -> RecordTime:
+    if "time-from-gateway" in measurement.annotations:
+        # No device time: the gateway's receive time was put in its place (hub.core.decoding).
+        return RecordTime(None, measurement.metric, received=measurement.time)
+    return RecordTime(measurement.time, measurement.metric, clock=clock)
+
+
 def process_measurement(
     measurement: Measurement,
     *,
@@ -149,8 +216,10 @@ def process_measurement(
     receive_time: datetime,
     enrollments: Sequence[Enrollment],
     policy: Policy,
+    time: ResolvedTime,
 ) -> Outcome:
-    """Decide what happens to one measurement (see the module docstring for the order)."""
+    """Decide what happens to one measurement whose time :func:`process_upload` resolved
+    (see the module docstring for the order)."""
     definition = METRICS.get(measurement.metric)
     if definition is None:
         known = ", ".join(sorted(METRICS))
@@ -190,12 +259,14 @@ def process_measurement(
             f"plausible range {limits.min}-{limits.max} {definition.unit}",
             "value",
         )
-    effective, time_source, time_flags = resolve_time(measurement.time, receive_time, policy)
+    time_raw = measurement.time_raw
+    if time_raw is not None and time.identity_suffix:
+        time_raw = f"{time_raw}|{time.identity_suffix}"  # the second of a repeated local time
     reading = Reading(
         reading_id=reading_identity(
             device_id=device_id,
             metric=definition.name,
-            time_raw=measurement.time_raw,
+            time_raw=time_raw,
             value=measurement.value,
             unit=unit,
             seq=measurement.sequence,
@@ -205,19 +276,24 @@ def process_measurement(
         metric=definition.name,
         value=value,
         unit=definition.unit,
-        effective_time=effective,
+        effective_time=time.effective,
         receive_time=receive_time,
         device_time=measurement.time_raw,
-        time_source=time_source,
+        time_source=time.source,
         source=source,
         seq=measurement.sequence,
         flags=(
             *measurement.annotations,
-            *time_flags,
+            *time.flags,
             *_critical_flags(definition, limits, canonical),
         ),
+        value_sent=canonical_decimal(measurement.value),
+        unit_sent=unit,
+        utc_offset_min=time.utc_offset_min,
+        clock_offset_ms=time.clock_offset_ms,
+        time_zone=time.zone,
     )
-    patient = patient_at(enrollments, effective)
+    patient = patient_at(enrollments, attribution_time(reading))
     if patient is None:
         return Quarantined(reading, "no enrollment of this device covers the reading's time")
     return Accepted(_attributed(reading, patient))
@@ -227,7 +303,13 @@ def _attributed(reading: Reading, patient_id: str) -> Reading:
     return replace(reading, patient_id=patient_id)
 
 
+def attribution_time(reading: Reading) -> datetime:
+    """When a reading is attributed: its effective time, or — when that time cannot be
+    trusted — when the hub received it (the device was in its holder's hands then)."""
+    return reading.receive_time if reading.time_unknown else reading.effective_time
+
+
 def attribute(reading: Reading, enrollments: Sequence[Enrollment]) -> Reading | None:
     """A quarantined reading attributed by a (new) enrollment, or None if none covers it."""
-    patient = patient_at(enrollments, reading.effective_time)
+    patient = patient_at(enrollments, attribution_time(reading))
     return None if patient is None else _attributed(reading, patient)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from device_profiles import strict_json
 from device_profiles.errors import DecodeError
@@ -117,10 +119,33 @@ _REQUIRED = ("metric", "value", "unit", "time")
 
 @dataclass(frozen=True, slots=True)
 class ItemError:
-    """One reading of a message that could not be parsed; the others still go through."""
+    """One item of a message that could not be parsed; the others still go through.
+    ``index`` None: a part of the message's envelope (e.g. a gateway's device clock)."""
 
-    index: int
+    index: int | None
     error: DecodeError
+    # The item's own JSON, kept by its dead letter instead of the whole message; None: the
+    # dead letter keeps the message.
+    raw: bytes | None = None
+
+
+class ItemsJson(Mapping[int, bytes]):
+    """The items of a message by index, as compact JSON — made only when asked for (a dead
+    letter keeps the item it is about, and only refused items need their bytes)."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self._items = items
+
+    def __getitem__(self, index: int) -> bytes:
+        if not 0 <= index < len(self._items):
+            raise KeyError(index)
+        return strict_json.dumps(self._items[index])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self._items)))
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +154,10 @@ class ParsedPayload:
 
     measurements: list[tuple[int | None, Measurement]]
     errors: list[ItemError]
+    items_json: Mapping[int, bytes] = field(default_factory=dict)
+    # The device's own clock when it sent the message (``device_now``), if it said.
+    device_now: datetime | None = None
+    device_now_raw: str | None = None
 
 
 def parse_json(payload: bytes, *, max_bytes: int) -> Any:
@@ -226,15 +255,22 @@ def parse_reading(item: Any, prefix: str, *, extra: frozenset[str] = frozenset()
 def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> ParsedPayload:
     """Parse the payload of ``hs/v1/devices/{id}/readings``.
 
-    Accepts one canonical reading object, an array of them, or ``{"readings": [...]}``.
+    Accepts one canonical reading object, an array of them, or ``{"readings": [...]}``; an
+    object form may add ``"device_now"``: the device's own clock when it sent the message
+    (RFC 3339 with offset), from which the hub measures the clock's offset.
     A document that is not JSON raises :class:`WireError`; inside an array, each bad item is
     reported in ``errors`` with its index and the good items are returned.
     """
     document = parse_json(payload, max_bytes=max_bytes)
+    now_raw = None
+    if isinstance(document, dict) and "device_now" in document:
+        now_raw = _text(document, "device_now", "", max_length=64)
+        document = {k: v for k, v in document.items() if k != "device_now"}
+    device_now = None if now_raw is None else parse_time(now_raw, "device_now")
     if isinstance(document, dict) and set(document) == {"readings"}:
         document = document["readings"]
     if isinstance(document, dict):
-        return ParsedPayload([(None, parse_reading(document, ""))], [])
+        return ParsedPayload([(None, parse_reading(document, ""))], [], {}, device_now, now_raw)
     if not isinstance(document, list):
         raise WireError(f"expected a reading object or an array, got {json_type(document)}")
     if not document:
@@ -245,12 +281,13 @@ def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> Par
         )
     measurements: list[tuple[int | None, Measurement]] = []
     errors: list[ItemError] = []
+    items = ItemsJson(document)
     for index, item in enumerate(document):
         try:
             measurements.append((index, parse_reading(item, f"readings[{index}].")))
         except DecodeError as err:
-            errors.append(ItemError(index, err))
-    return ParsedPayload(measurements, errors)
+            errors.append(ItemError(index, err, items[index]))
+    return ParsedPayload(measurements, errors, items, device_now, now_raw)
 
 
 # --- gateway frames ---------------------------------------------------------------------
@@ -280,6 +317,8 @@ class GatewayFrames:
     gateway_time: datetime
     frames: list[Frame]
     errors: list[ItemError]
+    frames_json: Mapping[int, bytes] = field(default_factory=dict)
+    zone: str | None = None  # the gateway's IANA time zone ("Europe/Paris")
 
 
 def _text(
@@ -331,7 +370,7 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
     document = parse_json(payload, max_bytes=max_bytes)
     if not isinstance(document, dict):
         raise WireError(f"expected an object, got {json_type(document)}")
-    unknown = sorted(set(document) - {"gateway_time", "device", "frames"})
+    unknown = sorted(set(document) - {"gateway_time", "zone", "device", "frames"})
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=unknown[0])
     gateway_time_raw = _text(document, "gateway_time", "", max_length=64)
@@ -358,11 +397,12 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
         )
     good: list[Frame] = []
     errors: list[ItemError] = []
+    frames_json = ItemsJson(frames)
     for index, item in enumerate(frames):
         try:
             good.append(_frame(item, index))
         except DecodeError as err:
-            errors.append(ItemError(index, err))
+            errors.append(ItemError(index, err, frames_json[index]))
     return GatewayFrames(
         device_id,
         _text(device, "address", "device.", required=False),
@@ -370,4 +410,22 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
         gateway_time,
         good,
         errors,
+        frames_json,
+        zone=check_zone(document.get("zone")),
     )
+
+
+_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,2}")
+
+
+def check_zone(value: Any, field: str = "zone") -> str | None:
+    """An IANA time zone name (``Europe/Paris``), checked against the tz database."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 64 or not _ZONE.fullmatch(value):
+        raise WireError("expected an IANA time zone name such as Europe/Paris", field=field)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise WireError(f"unknown time zone {value!r}", field=field) from err
+    return value

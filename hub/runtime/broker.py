@@ -1,9 +1,9 @@
 """The MQTT broker for local runs and tests: a spawned Mosquitto, or the embedded fallback.
 
 Mosquitto's defaults drop queued messages silently once a subscriber falls behind
-(``max_queued_messages 1000``, FIELD-NOTES); the configuration written here keeps every queued
-message (``max_queued_messages 0``) and persists sessions and queues across restarts. The
-production configuration lives in ``deploy/mosquitto/``.
+(``max_queued_messages 1000``; docs/deployment.md has the measurement); the configuration
+written here keeps every queued message (``max_queued_messages 0``) and persists sessions and
+queues across restarts. The production configuration lives in ``deploy/mosquitto/``.
 
 The embedded broker (amqtt, pure Python, MQTT 3.1.1 only, ~1.4k msg/s) is the fallback of
 ``hub up`` on a machine without Mosquitto; the bridge then speaks MQTT 3.1.1.

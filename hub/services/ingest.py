@@ -14,10 +14,17 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
 from device_profiles.catalog import Catalog, load_catalog
 from device_profiles.errors import DecodeError
@@ -26,6 +33,7 @@ from hub.adapters.store.base import (
     ReadingStore,
     StoreError,
     StoreRejected,
+    StoreUnavailable,
     open_store,
     validate_for_store,
 )
@@ -35,14 +43,16 @@ from hub.core.decoding import Decoded, MessageDecoder
 from hub.core.model import Reading
 from hub.core.pipeline import (
     Accepted,
+    Enrollment,
     Policy,
     Quarantined,
     Rejected,
     RejectKind,
-    attribute,
-    process_measurement,
+    patient_at,
+    process_upload,
 )
-from hub.core.wire import parse_topic
+from hub.core.timekeeping import TimePolicy
+from hub.core.wire import TopicKind, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +70,16 @@ class _Plan:
 
 def _dead_letter(
     message: Incoming,
-    sender: str | None,
+    parties: tuple[str | None, str | None],
     index: int | None,
     kind: RejectKind,
     reason: str,
     field_name: str | None,
+    raw: bytes | None = None,
 ) -> DeadLetter:
+    """A dead letter of ``message`` (or of its item ``index``, whose own bytes are ``raw``):
+    ``parties`` = (who sent it, the device it belongs to), as far as they are known."""
+    sender, device = parties
     return DeadLetter(
         received_time=message.receive_time,
         source=message.source.value,
@@ -75,8 +89,25 @@ def _dead_letter(
         kind=kind.value,
         reason=reason,
         field=field_name,
-        payload=message.payload,
+        payload=message.payload if raw is None else raw,
+        device_id=device,
     )
+
+
+def _message_parties(message: Incoming) -> tuple[str | None, str | None]:
+    """(sender, device) from a message's topic alone: a device topic names both; a gateway's
+    frames name the gateway (the device is inside the payload)."""
+    try:
+        topic = parse_topic(message.topic)
+    except DecodeError:
+        return None, None
+    device = topic.sender_id if topic.kind in _DEVICE_TOPICS else None
+    return topic.sender_id, device
+
+
+def _parties(decoded: Decoded) -> tuple[str | None, str | None]:
+    sender = decoded.gateway_id or decoded.provider_id or decoded.device_id or None
+    return sender, decoded.device_id or None
 
 
 class Ingestor:
@@ -101,10 +132,19 @@ class Ingestor:
         decoded: list[tuple[int, Decoded]] = []
         for number, message in enumerate(messages):
             try:
-                result = self.decoder.decode(parse_topic(message.topic), message.payload)
+                result = self.decoder.decode(
+                    parse_topic(message.topic), message.payload, message.receive_time
+                )
             except DecodeError as err:
                 plan.dead.append(
-                    _dead_letter(message, None, None, RejectKind.MALFORMED, err.reason, err.field)
+                    _dead_letter(
+                        message,
+                        _message_parties(message),
+                        None,
+                        RejectKind.MALFORMED,
+                        err.reason,
+                        err.field,
+                    )
                 )
                 plan.items.append(
                     ItemOutcome(number, None, ItemFate.REJECTED, err.reason, err.field)
@@ -120,6 +160,7 @@ class Ingestor:
         self, messages: Sequence[Incoming], decoded: list[tuple[int, Decoded]], plan: _Plan
     ) -> None:
         enrollments = self.registry.enrollments_for(d.device_id for _, d in decoded)
+        decoded = self._paired_only(messages, decoded, enrollments, plan)
         accepted: list[tuple[int, int | None, Decoded, Reading]] = []
         for number, result in decoded:
             message = messages[number]
@@ -127,11 +168,12 @@ class Ingestor:
                 plan.dead.append(
                     _dead_letter(
                         message,
-                        result.device_id,
+                        _parties(result),
                         item.index,
                         RejectKind.MALFORMED,
                         item.error.reason,
                         item.error.field,
+                        item.raw,
                     )
                 )
                 plan.items.append(
@@ -139,15 +181,18 @@ class Ingestor:
                         number, item.index, ItemFate.REJECTED, item.error.reason, item.error.field
                     )
                 )
-            for index, measurement in result.items:
-                outcome = process_measurement(
-                    measurement,
-                    device_id=result.device_id,
-                    source=result.source,
-                    receive_time=message.receive_time,
-                    enrollments=enrollments[result.device_id],
-                    policy=result.policy,
-                )
+            outcomes = process_upload(
+                [measurement for _, measurement in result.items],
+                device_id=result.device_id,
+                source=result.source,
+                receive_time=message.receive_time,
+                enrollments=enrollments[result.device_id],
+                policy=result.policy,
+                clock=result.clock,
+                clocks=result.clocks,
+                reference_time=result.reference_time,
+            )
+            for (index, _), outcome in zip(result.items, outcomes, strict=True):
                 if isinstance(outcome, Accepted):
                     try:
                         # Refused by the store's own rules: that reading alone is dead-lettered;
@@ -164,7 +209,7 @@ class Ingestor:
                         ItemOutcome(number, index, ItemFate.QUARANTINED, outcome.reason)
                     )
                 else:
-                    plan.dead.append(_rejected(message, result.device_id, index, outcome))
+                    plan.dead.append(_rejected(message, result, index, outcome))
                     plan.items.append(
                         ItemOutcome(number, index, ItemFate.REJECTED, outcome.reason, outcome.field)
                     )
@@ -183,6 +228,57 @@ class Ingestor:
                         number, index, ItemFate.REFUSED, "the patient objects to this source"
                     )
                 )
+
+    def _paired_only(
+        self,
+        messages: Sequence[Incoming],
+        decoded: list[tuple[int, Decoded]],
+        enrollments: dict[str, list[Enrollment]],
+        plan: _Plan,
+    ) -> list[tuple[int, Decoded]]:
+        """Gateway frames count only for a device paired with that gateway: the rest is refused
+        whole (dead letter ``not-paired``, audited in the trail of the device's patient)."""
+        gateways = {d.gateway_id for _, d in decoded if d.gateway_id is not None}
+        if not gateways:
+            return decoded
+        pairings = self.registry.gateway_pairings(gateways)
+        kept = []
+        for number, result in decoded:
+            gateway = result.gateway_id
+            message = messages[number]
+            if gateway is None:
+                kept.append((number, result))
+                continue
+            pairing = pairings.get(gateway)
+            if pairing is not None and pairing.may_speak_for(
+                result.device_id, message.receive_time
+            ):
+                kept.append((number, result))
+                continue
+            reason = (
+                f"gateway {gateway} is not registered"
+                if pairing is None
+                else f"gateway {gateway} is not paired with device {result.device_id}"
+            )
+            plan.dead.append(
+                _dead_letter(
+                    message, _parties(result), None, RejectKind.NOT_PAIRED, reason, "device.id"
+                )
+            )
+            plan.items.append(ItemOutcome(number, None, ItemFate.REJECTED, reason, "device.id"))
+            patient = patient_at(enrollments.get(result.device_id, []), message.receive_time)
+            plan.audits.append(
+                AuditEvent(
+                    at=message.receive_time,
+                    actor=gateway,
+                    role="source:gateway",
+                    action="ingest.refused-unpaired-gateway",
+                    patient_id=patient,
+                    outcome="refused",
+                    detail=f"frames for device {result.device_id}",
+                )
+            )
+        return kept
 
     def _check_subjects(
         self,
@@ -205,7 +301,7 @@ class Ingestor:
             plan.dead.append(
                 _rejected(
                     messages[number],
-                    result.device_id,
+                    result,
                     index,
                     Rejected(RejectKind.SUBJECT_MISMATCH, reason, "subject"),
                 )
@@ -227,13 +323,71 @@ class Ingestor:
         return kept
 
     def ingest(self, messages: Sequence[Incoming]) -> BatchReport:
-        """Parse, decide and durably commit a batch. Raises :class:`IngestUnavailable`."""
+        """Parse, decide and durably commit a batch; raise :class:`IngestUnavailable` only when
+        a store is unavailable (retry the whole batch later).
+
+        Any other failure may come from one message (a poison message): the batch is cut in
+        halves, each committed on its own, down to the one message that fails alone — that
+        one is dead-lettered (``hub-error``) and the stream moves on. A failure that repeats
+        on the same input therefore never stalls ingestion. Before cutting, the stores are
+        asked whether they answer: if not, the failure is theirs (IngestUnavailable).
+        """
+        try:
+            return self._ingest_once(messages)
+        except IngestUnavailable:
+            raise
+        except Exception as err:
+            self._check_available(err)
+            if len(messages) <= 1:
+                return self._poisoned(messages, err)
+            middle = len(messages) // 2
+            first = self.ingest(messages[:middle])
+            second = self.ingest(messages[middle:])
+            return _merged(first, second, offset=middle)
+
+    def _ingest_once(self, messages: Sequence[Incoming]) -> BatchReport:
         plan = _Plan()
         try:
             self._decide(messages, self._decode(messages, plan), plan)
             return self._commit(messages, plan)
-        except (StoreError, SQLAlchemyError) as err:
+        except (StoreUnavailable, *_UNAVAILABLE) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
+
+    def _check_available(self, failure: Exception) -> None:
+        """Raise IngestUnavailable if a store does not answer (the failure is not the input's)."""
+        try:
+            self.store.ping()
+            self.registry.counts()
+        except (StoreError, SQLAlchemyError) as err:
+            raise IngestUnavailable(
+                f"{type(failure).__name__} while a store fails: {type(err).__name__}: {err}"
+            ) from failure
+
+    def _poisoned(self, messages: Sequence[Incoming], err: Exception) -> BatchReport:
+        """Keep a message the hub cannot ingest as a dead letter, so the stream moves on."""
+        log.error(
+            "a message made ingestion fail (%s); dead-lettered as hub-error",
+            type(err).__name__,
+            exc_info=err,
+        )
+        reason = f"the hub failed on this message ({type(err).__name__}); kept for inspection"
+        dead = [
+            _dead_letter(m, _message_parties(m), None, RejectKind.HUB_ERROR, reason, None)
+            for m in messages
+        ]
+        try:
+            self.registry.keep_rejects(dead, [])
+        except SQLAlchemyError as failure:
+            raise IngestUnavailable(f"{type(failure).__name__}: {failure}") from failure
+        return BatchReport(
+            messages=len(messages),
+            dead_lettered=len(dead),
+            dead_letter_kinds={RejectKind.HUB_ERROR.value: len(dead)},
+            items=[
+                ItemOutcome(number, None, ItemFate.REJECTED, reason)
+                for number in range(len(messages))
+            ],
+        )
 
     def ingest_decoded(
         self, message: Incoming, decoded: Sequence[Decoded], *, atomic: bool = False
@@ -241,33 +395,27 @@ class Ingestor:
         """Decide and commit items already decoded by a transport (the provider push API).
 
         ``message`` is the request as received. ``atomic`` (a FHIR ``transaction``): if any
-        item would not be accepted, nothing at all is committed — no reading, no dead letter,
-        no quarantine — and the report says so (``committed`` False, each item's fate).
+        item would not be accepted, nothing is committed — no reading, no dead letter, no
+        quarantine; only the audit events of refusals — and the report says so (``committed``
+        False, each item's fate).
         """
         plan = _Plan()
         try:
             self._decide([message], [(0, d) for d in decoded], plan)
             if atomic and any(item.fate is not ItemFate.ACCEPTED for item in plan.items):
+                # Nothing of a refused transaction is kept — but who tried what to whom is:
+                # the audit trail never under-reports (a subject mismatch names two patients).
+                self.registry.keep_rejects([], [], _audits([message], plan))
                 return BatchReport(messages=1, committed=False, items=plan.items)
             return self._commit([message], plan)
-        except (StoreError, SQLAlchemyError) as err:
+        except (StoreUnavailable, *_UNAVAILABLE) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
+        except Exception as err:  # the input made the hub fail: keep it, answer for it
+            self._check_available(err)
+            return self._poisoned([message], err)
 
     def _commit(self, messages: Sequence[Incoming], plan: _Plan) -> BatchReport:
-        at = max(m.receive_time for m in messages) if messages else None
-        audits = [
-            AuditEvent(
-                at=at,
-                actor=source_id,
-                role=f"source:{kind}",
-                action="ingest.refused-by-consent",
-                patient_id=patient_id,
-                outcome="refused",
-                detail=f"{count} reading(s) from {kind} {source_id}",
-            )
-            for (patient_id, kind, source_id), count in plan.refused.items()
-            if at is not None
-        ] + plan.audits
+        audits = _audits(messages, plan)
         # Refusals first: once the readings are committed, everything is.
         self.registry.keep_rejects(plan.dead, plan.held, audits)
         result = self.store.write_batch(plan.accepted)
@@ -289,14 +437,54 @@ class Ingestor:
         self.store.close()
         self.registry.close()
 
-    def release_quarantine(self, device_id: str) -> int:
-        """Attribute and store the device's quarantined readings that an enrollment covers."""
-        held = self.registry.quarantined(device_id)
-        enrollments = self.registry.enrollments_for([device_id])[device_id]
-        released = [r for r in (attribute(h, enrollments) for h in held) if r is not None]
-        self.store.write_batch(released)  # durable first, then leave quarantine
-        self.registry.release_quarantined([r.reading_id for r in released])
-        return len(released)
+
+_DEVICE_TOPICS = frozenset({TopicKind.DEVICE_READINGS, TopicKind.DEVICE_JSON})
+
+# SQLAlchemy errors that mean "the registry cannot be reached now" (retry), as opposed to
+# errors a particular input causes (bisected, then dead-lettered).
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, SqlAlchemyTimeout)
+
+
+def _merged(first: BatchReport, second: BatchReport, *, offset: int) -> BatchReport:
+    """The report of a batch committed as two halves (``second`` starts at ``offset``)."""
+    acks = {
+        g: {d: list(s) for d, s in devices.items()} for g, devices in first.gateway_acks.items()
+    }
+    for gateway, devices in second.gateway_acks.items():
+        for device, seqs in devices.items():
+            acks.setdefault(gateway, {}).setdefault(device, []).extend(seqs)
+    kinds = Counter(first.dead_letter_kinds) + Counter(second.dead_letter_kinds)
+    return BatchReport(
+        messages=first.messages + second.messages,
+        stored=first.stored + second.stored,
+        duplicates=first.duplicates + second.duplicates,
+        dead_lettered=first.dead_lettered + second.dead_lettered,
+        quarantined=first.quarantined + second.quarantined,
+        dead_letter_kinds=dict(kinds),
+        refused_by_consent=first.refused_by_consent + second.refused_by_consent,
+        gateway_acks=acks,
+        items=first.items + [replace(item, message=item.message + offset) for item in second.items],
+    )
+
+
+def _audits(messages: Sequence[Incoming], plan: _Plan) -> list[AuditEvent]:
+    """The batch's audit events: consent refusals (one per patient and source) and the rest."""
+    if not messages:
+        return list(plan.audits)
+    at = max(m.receive_time for m in messages)
+    refusals = [
+        AuditEvent(
+            at=at,
+            actor=source_id,
+            role=f"source:{kind}",
+            action="ingest.refused-by-consent",
+            patient_id=patient_id,
+            outcome="refused",
+            detail=f"{count} reading(s) from {kind} {source_id}",
+        )
+        for (patient_id, kind, source_id), count in plan.refused.items()
+    ]
+    return refusals + plan.audits
 
 
 def _objected_source(
@@ -313,9 +501,13 @@ def _objected_source(
 
 
 def _rejected(
-    message: Incoming, device_id: str, index: int | None, outcome: Rejected
+    message: Incoming, decoded: Decoded, index: int | None, outcome: Rejected
 ) -> DeadLetter:
-    return _dead_letter(message, device_id, index, outcome.kind, outcome.reason, outcome.field)
+    """The dead letter of one refused item: the item's own bytes when the transport has them."""
+    raw = None if index is None else decoded.item_raws.get(index)
+    return _dead_letter(
+        message, _parties(decoded), index, outcome.kind, outcome.reason, outcome.field, raw
+    )
 
 
 def _log_dead_letter(dead: DeadLetter) -> None:
@@ -325,7 +517,15 @@ def _log_dead_letter(dead: DeadLetter) -> None:
 
 
 def policy_from(settings: Settings) -> Policy:
-    return Policy(max_clock_skew=timedelta(seconds=settings.max_clock_skew_s))
+    time = settings.time
+    return Policy(
+        time=TimePolicy(
+            tolerance=timedelta(seconds=time.clock_tolerance_s),
+            earliest=time.earliest_device_time,
+        ),
+        zone=ZoneInfo(time.zone),
+        zone_stated=False,
+    )
 
 
 def open_ingestor(settings: Settings) -> Ingestor:

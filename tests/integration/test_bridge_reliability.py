@@ -1,4 +1,4 @@
-"""The bridge's promises under failure, against real processes (DESIGN.md, promises 1-3, 6).
+"""The bridge's promises under failure, against real processes (docs/architecture.md: 1-3, 6).
 
 * SIGKILL the bridge at random moments during a 20,000-message QoS 1 stream: every reading
   is stored exactly once (ack only after commit + persistent session + reading identity).

@@ -9,6 +9,7 @@ database per test.
 from __future__ import annotations
 
 import ast
+import hashlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -495,17 +496,23 @@ def dead_letter(index: int, received: datetime = T0, payload: bytes = b"{}") -> 
         reason=f"item {index} is not plausible",
         field="value",
         payload=payload,
+        device_id="cgm-1",
     )
 
 
 def enroll(reg: Registry, device: str, patient: str, start: datetime) -> Enrollment:
-    return reg.enroll(device, patient, start, actor=ADMIN, created=start + timedelta(minutes=1))
+    record = reg.enroll(
+        device, patient, start, actor=ADMIN, role="admin", created=start + timedelta(minutes=1)
+    )
+    return record.period
 
 
 def test_enroll_then_read_the_enrollment(registry: Registry) -> None:
     made = enroll(registry, "cgm-1", "pt-a", T0)
 
     assert made == Enrollment("cgm-1", "pt-a", T0)
+    [record] = registry.device_enrollments("cgm-1")
+    assert (record.created_by, record.created_by_role) == (ADMIN, "admin")
     assert registry.enrollments_for(["cgm-1"]) == {"cgm-1": [Enrollment("cgm-1", "pt-a", T0)]}
 
 
@@ -578,8 +585,32 @@ def test_a_dead_letter_keeps_every_field(registry: Registry) -> None:
             "reason": "item 4 is not plausible",
             "field": "value",
             "payload": b"\x00bad",
+            "device_id": "cgm-1",
+            "payload_size": 4,
+            "payload_sha256": None,  # kept whole: no digest needed
         }
     ]
+
+
+def test_dead_letters_are_bounded_per_item_and_in_number(registry_url: str) -> None:
+    from hub.adapters.registry.repo import DeadLetterLimits
+
+    bounded = Registry(registry_url, dead_letter_limits=DeadLetterLimits(16, 3))
+    try:
+        big = dead_letter(0, received=T0, payload=b"x" * 40)
+        kept = bounded.keep_rejects([big], [])
+        assert kept.evicted == 0
+        [row] = bounded.dead_letters()
+        assert (row["payload"], row["payload_size"]) == (b"x" * 16, 40)
+        assert row["payload_sha256"] == hashlib.sha256(b"x" * 40).hexdigest()
+        later = [
+            dead_letter(i, received=T0 + timedelta(seconds=i), payload=b"p%d" % i)
+            for i in range(1, 4)
+        ]
+        assert bounded.keep_rejects(later, []).evicted == 1  # the oldest went
+        assert sorted(r["item_index"] for r in bounded.dead_letters()) == [1, 2, 3]
+    finally:
+        bounded.close()
 
 
 def test_keeping_nothing_is_a_no_op(registry: Registry) -> None:

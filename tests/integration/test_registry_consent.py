@@ -83,8 +83,10 @@ def test_idempotency_keys_are_per_principal(registry: Registry) -> None:
 
 def test_erasure_removes_every_row_about_the_patient(registry: Registry) -> None:
     patient, _ = registry.register_patient(INS, now=NOW)
-    registry.enroll("d1", patient, NOW - timedelta(days=1), actor="ops", created=NOW)
-    registry.enroll("d9", "pat-other", NOW - timedelta(days=1), actor="ops", created=NOW)
+    registry.enroll("d1", patient, NOW - timedelta(days=1), actor="ops", role="admin", created=NOW)
+    registry.enroll(
+        "d9", "pat-other", NOW - timedelta(days=1), actor="ops", role="admin", created=NOW
+    )
     registry.add_objection(patient, "device", "d7", now=NOW)
     registry.add_care_relationship("dr-1", patient, organization=None, start=NOW, end=None)
     registry.keep_rejects(

@@ -260,6 +260,13 @@ def test_vendor_json_and_gateway_frames_are_decoded_through_the_catalog(
     hub.start("bridge")
     enroll(hub, "acme-1")
     enroll(hub, "ble-cuff-1")
+    # Gateways are registered and speak only for the devices paired with them.
+    with hub.http(Role.ADMIN, "ops-test") as http:
+        device = {"device_id": "ble-cuff-1", "profile": "generic-ble-blood-pressure"}
+        assert http.post("/v1/devices", json={**device, "maker": "acme"}).status_code == 201
+        gateway = {"gateway_id": "gw-1", "owner": "acme"}
+        assert http.post("/v1/gateways", json=gateway).status_code == 201
+        assert http.put("/v1/gateways/gw-1/devices/ble-cuff-1").status_code == 200
     client = mosquitto.client()
     acks: list[dict[str, Any]] = []
     client.on_message = lambda _c, _u, msg: acks.append(json.loads(msg.payload))

@@ -51,18 +51,19 @@ def world(client: TestClient) -> dict[str, Any]:
         ).status_code
         == 201
     )
-    assert (
-        client.post(
-            "/v1/enrollments",
-            headers=ADMIN,
-            json={
-                "device_id": "cuff-1",
-                "patient_id": patient,
-                "start": (NOW - timedelta(days=2)).isoformat(),
-            },
-        ).status_code
-        == 201
+    enrolled = client.post(
+        "/v1/enrollments",
+        headers=ADMIN,
+        json={
+            "device_id": "cuff-1",
+            "patient_id": patient,
+            "start": (NOW - timedelta(days=2)).isoformat(),
+        },
     )
+    assert enrolled.status_code == 201
+    gateway = client.post("/v1/gateways", headers=MAKER, json={"gateway_id": "gw-1"})
+    assert gateway.status_code == 201
+    assert client.put("/v1/gateways/gw-1/devices/cuff-1", headers=MAKER).status_code == 200
     care = client.post(
         "/v1/care-relationships",
         headers=ADMIN,
@@ -72,6 +73,7 @@ def world(client: TestClient) -> dict[str, Any]:
     return {
         "patient": patient,
         "care": care,
+        "enrollment": enrolled.json()["id"],
         "PATIENT": auth(Role.PATIENT, patient),
         "DOCTOR": auth(Role.PRACTITIONER, "dr-1"),
     }
@@ -108,6 +110,7 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/patients/{patient_id}/export"): {},
     ("DELETE", "/v1/patients/{patient_id}"): {},
     ("GET", "/v1/patients/{patient_id}/readings"): {},
+    ("GET", "/v1/patients/{patient_id}/fhir/Observation"): {},
     ("POST", "/v1/care-relationships"): {
         "json": {"practitioner_id": "dr-9", "patient_id": "{patient_id}"}
     },
@@ -116,6 +119,14 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/devices/{device_id}"): {},
     ("POST", "/v1/devices/{device_id}/pairing-codes"): {},
     ("POST", "/v1/enrollments"): {"json": {"device_id": "cuff-1", "patient_id": "{patient_id}"}},
+    ("GET", "/v1/enrollments"): {"params": {"patient_id": "{patient_id}"}},
+    ("PATCH", "/v1/enrollments/{enrollment_id}"): {"json": {"patient_id": "pat-other"}},
+    ("DELETE", "/v1/enrollments/{enrollment_id}"): {},
+    ("POST", "/v1/gateways"): {"json": {"gateway_id": "gw-9", "zone": "Europe/Paris"}},
+    ("GET", "/v1/gateways/{gateway_id}"): {},
+    ("PUT", "/v1/gateways/{gateway_id}/devices/{device_id}"): {},
+    ("DELETE", "/v1/gateways/{gateway_id}/devices/{device_id}"): {},
+    ("DELETE", "/v1/gateways/{gateway_id}"): {},
     ("POST", "/v1/ingest"): {
         "json": {
             "readings": [
@@ -145,6 +156,7 @@ WRONG = {
 BY_DESIGN = {
     ("POST", "/v1/patients"): {"practitioner without care"},  # registers an INS
     ("POST", "/v1/devices"): {"other device maker"},  # registers its own device
+    ("POST", "/v1/gateways"): {"other device maker"},  # registers its own gateway
 }
 
 
@@ -172,6 +184,8 @@ def test_wrong_principals_never_get_data(
         objection_id=1,
         relationship_id=world["care"],
         device_id="cuff-1",
+        enrollment_id=world["enrollment"],
+        gateway_id="gw-1",
     )
     spec = json.loads(json.dumps(ROUTES[route]).replace("{patient_id}", world["patient"]))
     headers = {k: v.replace("{patient_id}", world["patient"]) for k, v in WRONG[wrong].items()}
@@ -295,7 +309,7 @@ def test_export_then_erasure_covers_every_store(client: TestClient, world: dict[
         for e in export["entry"]
         if e["resource"]["resourceType"] == "Basic"
     }
-    assert len(basics["dead_letters"]) == 1 and len(basics["enrollments"]) == 1
+    assert len(basics["registry-dead-letters"]) == 1 and len(basics["registry-enrollments"]) == 1
 
     erased = client.delete(f"/v1/patients/{patient}", headers=headers)
     assert erased.status_code == 200
@@ -396,7 +410,7 @@ def fhir_bundle() -> dict[str, Any]:
     when = (NOW - timedelta(minutes=7)).isoformat()
     return {
         "resourceType": "Bundle",
-        "type": "transaction",
+        "type": "batch",
         "entry": [
             {
                 "fullUrl": "urn:uuid:dev-1",
@@ -449,14 +463,18 @@ def fhir_bundle() -> dict[str, Any]:
 
 
 def test_fhir_bundle_of_observations(client: TestClient, world: dict[str, Any]) -> None:
+    """A batch: each entry answered in a batch-response (tests/unit/fhir has the rest)."""
     response = push(client, fhir_bundle(), media="application/fhir+json")
     assert response.status_code == 200, response.text
     result = response.json()
-    assert result["accepted"] == 2
-    assert [(r["index"], r["field"]) for r in result["rejected"]] == [
-        (2, "entry[2].resource.status"),
-        (3, "entry[3].resource.resourceType"),
-    ]
+    assert result["type"] == "batch-response"
+    assert [e["response"]["status"][:3] for e in result["entry"]] == ["200", "201", "422", "422"]
+    assert [
+        issue["expression"]
+        for e in result["entry"]
+        for issue in e["response"].get("outcome", {}).get("issue", [])
+        if issue["severity"] == "error"
+    ] == [["Bundle.entry[2].resource.status"], ["Bundle.entry[3].resource.resourceType"]]
     items = values(client, world, world["PATIENT"]).json()["items"]
     assert sorted((r["metric"], r["value"]) for r in items) == [
         ("diastolic_bp", 84.0),
@@ -464,6 +482,9 @@ def test_fhir_bundle_of_observations(client: TestClient, world: dict[str, Any]) 
         ("systolic_bp", 133.0),
     ]
     assert {r["source"] for r in items if r["value"] != 120.0} == {"provider"}
+    transaction = {**fhir_bundle(), "type": "transaction"}
+    refused = push(client, transaction, media="application/fhir+json")
+    assert (refused.status_code, refused.json()["resourceType"]) == (422, "OperationOutcome")
 
 
 def test_a_provider_the_patient_objects_to_feeds_nothing(

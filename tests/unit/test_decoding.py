@@ -35,13 +35,14 @@ from device_profiles.glucose import (
 from device_profiles.heart_rate import HeartRateRecord, encode_heart_rate
 from hub.core.decoding import MessageDecoder
 from hub.core.model import Source
-from hub.core.pipeline import Accepted, Enrollment, Policy, process_measurement
+from hub.core.pipeline import Accepted, Enrollment, Policy, process_upload
 from hub.core.wire import parse_topic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "catalog"
 CATALOG = load_catalog()
 DECODER = MessageDecoder(CATALOG, Policy(), max_payload_bytes=256 * 1024)
 PARIS = timezone(timedelta(hours=1))
+RECEIVED = datetime(2026, 11, 28, 8, 0, 6, tzinfo=UTC)  # an injected receive time
 
 
 def frames_message(
@@ -63,7 +64,7 @@ def frames_message(
 
 
 def decode(topic: str, payload: bytes):  # type: ignore[no-untyped-def]
-    return DECODER.decode(parse_topic(topic), payload)
+    return DECODER.decode(parse_topic(topic), payload, RECEIVED)
 
 
 def test_vendor_json_is_decoded_by_its_catalog_profile() -> None:
@@ -112,16 +113,19 @@ def test_blood_pressure_frame_from_a_gateway() -> None:
     # The cuff's clock is local time without a zone: read in the gateway's zone (+01:00).
     systolic = by_metric["systolic_bp"]
     assert systolic.time == datetime(2026, 11, 28, 9, 0, 2)
-    assert decoded.policy.assumed_zone == PARIS
-    outcome = process_measurement(
-        systolic,
+    assert decoded.policy.zone == PARIS
+    assert not decoded.policy.zone_stated  # a fixed offset, not an IANA zone: assumed
+    [outcome] = process_upload(
+        [systolic],
         device_id=decoded.device_id,
         source=decoded.source,
         receive_time=datetime(2026, 11, 28, 8, 0, 6, tzinfo=UTC),
         enrollments=[Enrollment("ble-cuff-1", "pat-1", datetime(2026, 1, 1, tzinfo=UTC))],
         policy=decoded.policy,
+        reference_time=decoded.reference_time,
     )
     assert isinstance(outcome, Accepted)
+    assert "time-zone-assumed" in outcome.reading.flags
     assert outcome.reading.effective_time == datetime(2026, 11, 28, 8, 0, 2, tzinfo=UTC)
 
 

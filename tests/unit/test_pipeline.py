@@ -20,9 +20,9 @@ from hub.core.pipeline import (
     RejectKind,
     attribute,
     patient_at,
-    process_measurement,
-    resolve_time,
+    process_upload,
 )
+from hub.core.timekeeping import ClockMethod, ClockReading
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ENROLLED = [Enrollment("dev-1", "pat-1", datetime(2026, 1, 1, tzinfo=UTC))]
@@ -46,16 +46,22 @@ def measure(
 
 
 def run(
-    m: Measurement, enrollments: list[Enrollment] | None = None, policy: Policy | None = None
+    m: Measurement,
+    enrollments: list[Enrollment] | None = None,
+    policy: Policy | None = None,
+    receive_time: datetime = NOW,
+    clock: ClockReading | None = None,
 ) -> Accepted | Quarantined | Rejected:
-    return process_measurement(
-        m,
+    [outcome] = process_upload(
+        [m],
         device_id="dev-1",
         source=Source.MQTT,
-        receive_time=NOW,
+        receive_time=receive_time,
         enrollments=ENROLLED if enrollments is None else enrollments,
         policy=policy or Policy(),
+        clock=clock,
     )
+    return outcome
 
 
 def test_a_good_reading_is_accepted_and_attributed() -> None:
@@ -73,17 +79,39 @@ def test_a_good_reading_is_accepted_and_attributed() -> None:
     assert reading.flags == ()
 
 
-def test_units_are_converted_to_the_canonical_ucum_unit() -> None:
-    outcome = run(measure(value="5.8", unit="mmol/L"))
+@pytest.mark.parametrize(
+    ("metric", "value", "unit", "canonical", "canonical_unit", "sent"),
+    [
+        # 18.0156 mg/dL per mmol/L (180.156 g/mol); rounded to the 0.1 mmol/L sent (1.8 mg/dL)
+        ("glucose", "10.0", "mmol/L", 180.0, "mg/dL", ("10", "mmol/L")),
+        ("glucose", "5.8", "mmol/L", 104.0, "mg/dL", ("5.8", "mmol/L")),
+        ("systolic_bp", "16", "kPa", 120.0, "mm[Hg]", ("16", "kPa")),
+        ("body_temperature", "98.6", "°F", 37.0, "Cel", ("98.6", "[degF]")),
+        ("weight", "165.3", "lb", 74.98, "kg", ("165.3", "[lb_av]")),  # not 74.978818761
+        ("weight", "72.40", "kg", 72.4, "kg", ("72.4", "kg")),
+    ],
+)
+def test_units_are_converted_at_the_precision_sent_and_the_value_sent_is_kept(
+    metric: str,
+    value: str,
+    unit: str,
+    canonical: float,
+    canonical_unit: str,
+    sent: tuple[str, str],
+) -> None:
+    outcome = run(measure(metric=metric, value=value, unit=unit))
     assert isinstance(outcome, Accepted)
-    assert outcome.reading.value == pytest.approx(104.4928)
-    assert outcome.reading.unit == "mg/dL"
-    outcome = run(measure(metric="systolic_bp", value="16", unit="kPa"))
-    assert isinstance(outcome, Accepted)
-    assert outcome.reading.value == pytest.approx(120.01, abs=0.01)
-    outcome = run(measure(metric="body_temperature", value="98.6", unit="°F"))
-    assert isinstance(outcome, Accepted)
-    assert outcome.reading.value == pytest.approx(37.0)
+    assert outcome.reading.value == canonical
+    assert outcome.reading.unit == canonical_unit
+    assert (outcome.reading.value_sent, outcome.reading.unit_sent) == sent
+
+
+def test_the_vocabularys_critical_limits_apply_without_a_profile() -> None:
+    low = run(measure(value="2.8", unit="mmol/L"))  # 50 mg/dL: level 2 hypoglycaemia
+    assert isinstance(low, Accepted)
+    assert low.reading.flags == ("critical-low",)
+    crisis = run(measure(metric="systolic_bp", value="185", unit="mm[Hg]"))
+    assert isinstance(crisis, Accepted) and crisis.reading.flags == ("critical-high",)
 
 
 @pytest.mark.parametrize(
@@ -155,36 +183,87 @@ def test_attribution_follows_the_reading_time_when_a_device_changes_hands() -> N
     ("device_time", "effective", "source", "flags"),
     [
         (None, NOW, TimeSource.RECEIVE, ()),
-        (NOW - timedelta(days=3), NOW - timedelta(days=3), TimeSource.DEVICE, ()),
+        # old but plausible: a right clock's record keeps its date (retention decides)
+        (NOW - timedelta(days=400), NOW - timedelta(days=400), TimeSource.DEVICE, ()),
         (NOW + timedelta(minutes=2), NOW + timedelta(minutes=2), TimeSource.DEVICE, ()),
-        (NOW + timedelta(hours=2), NOW, TimeSource.RECEIVE, ("clock-skew", "time-corrected")),
+        # cannot be right, and no clock offset to fix it: kept as sent, untrusted
         (
-            datetime(2000, 1, 1, tzinfo=UTC),
-            NOW,
-            TimeSource.RECEIVE,
-            ("clock-skew", "time-corrected"),
+            NOW + timedelta(hours=2),
+            NOW + timedelta(hours=2),
+            TimeSource.UNTRUSTED,
+            ("time-unknown",),
+        ),
+        (
+            datetime(1999, 12, 31, tzinfo=UTC),
+            datetime(1999, 12, 31, tzinfo=UTC),
+            TimeSource.UNTRUSTED,
+            ("time-unknown",),
         ),
         (
             datetime(2026, 11, 28, 11, 0),
             datetime(2026, 11, 28, 11, 0, tzinfo=UTC),
             TimeSource.DEVICE_ZONE_ASSUMED,
-            ("time-zone-assumed",),
+            (),
         ),
     ],
 )
-def test_time_provenance(
+def test_time_provenance_without_a_clock_reading(
     device_time: datetime | None, effective: datetime, source: TimeSource, flags: tuple[str, ...]
 ) -> None:
-    assert resolve_time(device_time, NOW, Policy()) == (effective, source, flags)
+    since_2020 = [Enrollment("dev-1", "pat-1", datetime(2020, 1, 1, tzinfo=UTC))]
+    outcome = run(measure(time=device_time), enrollments=since_2020)
+    assert isinstance(outcome, Accepted)
+    reading = outcome.reading
+    assert (reading.effective_time, reading.time_source, reading.flags) == (
+        effective,
+        source,
+        flags,
+    )
 
 
-def test_a_corrected_time_keeps_the_raw_device_time() -> None:
-    wrong = datetime(2000, 1, 1, tzinfo=UTC)
+def test_an_untrusted_time_is_never_stamped_now_and_keeps_the_raw_device_time() -> None:
+    wrong = datetime(1999, 1, 1, tzinfo=UTC)
     outcome = run(measure(time=wrong))
     assert isinstance(outcome, Accepted)
     assert outcome.reading.device_time == wrong.isoformat()
-    assert outcome.reading.effective_time == NOW
-    assert "clock-skew" in outcome.reading.flags
+    assert outcome.reading.effective_time == wrong
+    assert outcome.reading.time_unknown
+    # attributed by when it arrived: the device was with pat-1 then
+    assert outcome.reading.patient_id == "pat-1"
+
+
+def test_a_fast_clock_is_corrected_by_the_offset_whatever_the_upload_delay() -> None:
+    taken = NOW - timedelta(hours=2)  # measured 2 hours before the upload
+    fast = timedelta(hours=1)
+    device_said = taken + fast
+    clock = ClockReading(NOW + fast, (NOW + fast).isoformat(), NOW, ClockMethod.DEVICE_NOW)
+    outcome = run(measure(time=device_said), clock=clock)
+    assert isinstance(outcome, Accepted)
+    reading = outcome.reading
+    assert reading.effective_time == taken
+    assert reading.time_source is TimeSource.DEVICE_CORRECTED
+    assert reading.flags == ("clock-skew", "time-corrected")
+    assert reading.clock_offset_ms == -3_600_000
+    assert reading.device_time == device_said.isoformat()
+
+
+def test_a_clock_within_the_tolerance_is_right_and_its_records_keep_their_time() -> None:
+    clock = ClockReading(NOW - timedelta(seconds=90), "x", NOW, ClockMethod.DEVICE_NOW)
+    outcome = run(measure(time=NOW - timedelta(days=30)), clock=clock)
+    assert isinstance(outcome, Accepted)
+    assert outcome.reading.effective_time == NOW - timedelta(days=30)
+    assert outcome.reading.time_source is TimeSource.DEVICE
+    assert outcome.reading.clock_offset_ms is None
+
+
+def test_a_model_with_an_unreliable_clock_is_flagged_unless_the_upload_measured_it() -> None:
+    policy = Policy(clock_unreliable=True)
+    unverified = run(measure(), policy=policy)
+    assert isinstance(unverified, Accepted)
+    assert unverified.reading.flags == ("clock-unverified",)
+    clock = ClockReading(NOW, NOW.isoformat(), NOW, ClockMethod.DEVICE_NOW)
+    verified = run(measure(), policy=policy, clock=clock)
+    assert isinstance(verified, Accepted) and verified.reading.flags == ()
 
 
 def test_identity_is_deterministic_and_from_device_facts_only() -> None:
@@ -210,14 +289,7 @@ def test_identity_is_deterministic_and_from_device_facts_only() -> None:
 
 def test_same_reading_received_twice_has_one_identity() -> None:
     first = run(measure())
-    again = process_measurement(
-        measure(),
-        device_id="dev-1",
-        source=Source.MQTT,
-        receive_time=NOW + timedelta(hours=1),
-        enrollments=ENROLLED,
-        policy=Policy(),
-    )
+    again = run(measure(), receive_time=NOW + timedelta(hours=1))
     assert isinstance(first, Accepted) and isinstance(again, Accepted)
     assert first.reading.reading_id == again.reading.reading_id
 

@@ -37,7 +37,7 @@ from gateway_firmware_sim.physiology.pressure import BpVariant
 from gateway_firmware_sim.timebase import DAY, HOUR, iso_local
 from hub.core.decoding import MessageDecoder
 from hub.core.model import Source
-from hub.core.pipeline import Accepted, Enrollment, Policy, process_measurement
+from hub.core.pipeline import Accepted, Enrollment, Policy, process_upload
 from hub.core.wire import gateway_frames_topic, parse_topic
 
 T0 = 1_764_000_000.0
@@ -111,20 +111,20 @@ def identities(payloads: list[bytes], gateway_id: str = "gw-1") -> tuple[list[st
     ids, errors, seqs = [], 0, set()
     topic = parse_topic(gateway_frames_topic(gateway_id))
     for payload in payloads:
-        decoded = DECODER.decode(topic, payload)
+        decoded = DECODER.decode(topic, payload, RECEIVED)
         errors += len(decoded.errors)
         seqs.update(decoded.frame_seqs)
-        for _, measurement in decoded.items:
-            outcome = process_measurement(
-                measurement,
-                device_id=decoded.device_id,
-                source=Source.GATEWAY,
-                receive_time=RECEIVED,
-                enrollments=[
-                    Enrollment(decoded.device_id, "pat-1", RECEIVED - timedelta(days=400))
-                ],
-                policy=decoded.policy,
-            )
+        outcomes = process_upload(
+            [measurement for _, measurement in decoded.items],
+            device_id=decoded.device_id,
+            source=Source.GATEWAY,
+            receive_time=RECEIVED,
+            enrollments=[Enrollment(decoded.device_id, "pat-1", RECEIVED - timedelta(days=400))],
+            policy=decoded.policy,
+            clock=decoded.clock,
+            reference_time=decoded.reference_time,
+        )
+        for outcome in outcomes:
             assert isinstance(outcome, Accepted), outcome
             ids.append(outcome.reading.reading_id)
     return ids, errors, seqs
@@ -168,7 +168,7 @@ def test_cgm_times_come_from_the_session_start_frame(tmp_path: Path) -> None:
     topic = parse_topic(gateway_frames_topic("gw-1"))
     times = []
     for payload in messages(firmware):
-        decoded = DECODER.decode(topic, payload)
+        decoded = DECODER.decode(topic, payload, RECEIVED)
         times += [m.time for _, m in decoded.items]
     trace = who.cgm_sensor.trace(who.glucose, T0, T0 + DAY)
     assert len(times) == trace.times.size
@@ -293,7 +293,7 @@ def test_the_envelope_follows_the_wire_contract() -> None:
         "2026-11-28T10:00:04+01:00",
     )
     payload = frames_message("2026-11-28T10:00:05+01:00", info, [item])
-    decoded = DECODER.decode(parse_topic(gateway_frames_topic("gw-1")), payload)
+    decoded = DECODER.decode(parse_topic(gateway_frames_topic("gw-1")), payload, RECEIVED)
     assert decoded.device_id == "ble-bp-0002"
     assert decoded.frame_seqs == (41,)
     assert {m.metric for _, m in decoded.items} >= {"systolic_bp", "diastolic_bp"}

@@ -23,8 +23,60 @@ class RegistryError(Exception):
     """The registry could not be read or written (translated from SQLAlchemy)."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The registry's database cannot be reached now (connection refused, locked, timed out):
+    retry later. Raised at the registry's one translation point."""
+
+
 class EnrollmentConflict(RegistryError):
     """A new enrollment would start before the device's current one."""
+
+
+class EnrollmentNotFound(RegistryError):
+    """No enrollment has this id."""
+
+
+class _Keep:
+    """Marker: leave this field as it is (``None`` means something else: open-ended)."""
+
+
+KEEP = _Keep()
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentRecord:
+    """A stored enrollment: who bound the device to the patient, for which period."""
+
+    id: int
+    device_id: str
+    patient_id: str
+    start: datetime
+    end: datetime | None
+    created: datetime
+    created_by: str
+    created_by_role: str
+
+    @property
+    def period(self) -> Enrollment:
+        return Enrollment(self.device_id, self.patient_id, self.start, self.end)
+
+
+def _enrollment_record(row: Any) -> EnrollmentRecord:
+    return EnrollmentRecord(
+        id=int(row.id),
+        device_id=str(row.device_id),
+        patient_id=str(row.patient_id),
+        start=from_epoch_ms(row.start_ms),
+        end=None if row.end_ms is None else from_epoch_ms(row.end_ms),
+        created=from_epoch_ms(row.created_ms),
+        created_by=str(row.created_by),
+        created_by_role=str(row.created_by_role),
+    )
+
+
+def _overlap(start_a: int, end_a: int | None, start_b: int, end_b: int | None) -> bool:
+    """Whether [start_a, end_a) and [start_b, end_b) share an instant (None: open-ended)."""
+    return (end_b is None or start_a < end_b) and (end_a is None or start_b < end_a)
 
 
 class DeviceConflict(RegistryError):
@@ -56,7 +108,8 @@ class DeadLetter:
     kind: str
     reason: str
     field: str | None
-    payload: bytes
+    payload: bytes  # the item (not the request it came in), as received
+    device_id: str | None = None  # the device the item belonged to, when known
 
     @property
     def id(self) -> str:
@@ -76,8 +129,68 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayRecord:
+    id: str
+    owner: str
+    zone: str | None
+    created: datetime
+    revoked: datetime | None
+    devices: tuple[str, ...]  # paired now
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPairings:
+    """Which devices a gateway may speak for, and when (``[start, end)``; end None: still)."""
+
+    gateway_id: str
+    revoked: datetime | None
+    devices: dict[str, list[tuple[datetime, datetime | None]]]
+
+    def may_speak_for(self, device_id: str, at: datetime) -> bool:
+        if self.revoked is not None and at >= self.revoked:
+            return False
+        return any(
+            start <= at and (end is None or at < end)
+            for start, end in self.devices.get(device_id, ())
+        )
+
+
+def _gateway_record(conn: Any, row: Any) -> GatewayRecord:
+    p = schema.gateway_devices
+    devices = conn.execute(
+        select(p.c.device_id)
+        .where(p.c.gateway_id == row.id, p.c.end_ms.is_(None))
+        .order_by(p.c.device_id)
+    ).scalars()
+    return GatewayRecord(
+        id=str(row.id),
+        owner=str(row.owner),
+        zone=row.zone,
+        created=from_epoch_ms(row.created_ms),
+        revoked=None if row.revoked_ms is None else from_epoch_ms(row.revoked_ms),
+        devices=tuple(str(d) for d in devices),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterLimits:
+    """Dead letters are bounded: each keeps at most ``max_item_bytes`` of its item (with the
+    item's size and SHA-256), and the table at most ``max_rows`` rows — beyond, the oldest
+    go first (counted: ``KeptRejects.evicted``, the ``hub_dead_letters_evicted`` metric)."""
+
+    max_item_bytes: int = 64 * 1024
+    max_rows: int = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRejects:
+    evicted: int = 0  # oldest dead letters deleted to stay within DeadLetterLimits.max_rows
+
+
 class Registry:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, dead_letter_limits: DeadLetterLimits | None = None) -> None:
+        self.dead_letter_limits = dead_letter_limits or DeadLetterLimits()
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, pool_pre_ping=True)
@@ -102,8 +215,9 @@ class Registry:
         start: datetime,
         *,
         actor: str,
+        role: str,
         created: datetime,
-    ) -> Enrollment:
+    ) -> EnrollmentRecord:
         """Bind a device to a patient from ``start``; ends the device's open enrollment."""
         start_ms = epoch_ms(start)
         e = schema.enrollments
@@ -118,7 +232,7 @@ class Registry:
                         f"{start.isoformat()}"
                     )
                 conn.execute(update(e).where(e.c.id == row.id).values(end_ms=start_ms))
-            conn.execute(
+            key = conn.execute(
                 insert(e).values(
                     device_id=device_id,
                     patient_id=patient_id,
@@ -126,9 +240,85 @@ class Registry:
                     end_ms=None,
                     created_ms=epoch_ms(created),
                     created_by=actor,
+                    created_by_role=role,
                 )
+            ).inserted_primary_key
+            assert key is not None
+            row = conn.execute(select(e).where(e.c.id == key[0])).one()
+        return _enrollment_record(row)
+
+    def enrollment(self, enrollment_id: int) -> EnrollmentRecord | None:
+        e = schema.enrollments
+        with self.engine.connect() as conn:
+            row = conn.execute(select(e).where(e.c.id == enrollment_id)).one_or_none()
+        return None if row is None else _enrollment_record(row)
+
+    def device_enrollments(self, device_id: str) -> list[EnrollmentRecord]:
+        """Every enrollment of the device, oldest first."""
+        e = schema.enrollments
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(e).where(e.c.device_id == device_id).order_by(e.c.start_ms, e.c.id)
+            ).all()
+        return [_enrollment_record(row) for row in rows]
+
+    def patient_enrollments(self, patient_id: str) -> list[EnrollmentRecord]:
+        e = schema.enrollments
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(e).where(e.c.patient_id == patient_id).order_by(e.c.start_ms, e.c.id)
+            ).all()
+        return [_enrollment_record(row) for row in rows]
+
+    def correct_enrollment(
+        self,
+        enrollment_id: int,
+        *,
+        patient_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | _Keep | None = KEEP,
+    ) -> tuple[EnrollmentRecord, EnrollmentRecord]:
+        """Change an enrollment's patient, start or end (``end=None``: open again); (before,
+        after). Refused (:class:`EnrollmentConflict`) if the device would then belong to two
+        patients at once, or the period would be empty."""
+        e = schema.enrollments
+        with self.engine.begin() as conn:
+            row = conn.execute(select(e).where(e.c.id == enrollment_id)).one_or_none()
+            if row is None:
+                raise EnrollmentNotFound(f"no enrollment {enrollment_id}")
+            before = _enrollment_record(row)
+            start_ms = epoch_ms(start) if start is not None else row.start_ms
+            end_ms = (
+                row.end_ms if isinstance(end, _Keep) else (None if end is None else epoch_ms(end))
             )
-        return Enrollment(device_id, patient_id, from_epoch_ms(start_ms))
+            if end_ms is not None and end_ms <= start_ms:
+                raise EnrollmentConflict("the enrollment would end before it starts")
+            others = conn.execute(
+                select(e).where(e.c.device_id == row.device_id, e.c.id != enrollment_id)
+            ).all()
+            for other in others:
+                if _overlap(start_ms, end_ms, other.start_ms, other.end_ms):
+                    raise EnrollmentConflict(
+                        f"device {row.device_id} would belong to two patients at once "
+                        f"(enrollment {other.id})"
+                    )
+            conn.execute(
+                update(e)
+                .where(e.c.id == enrollment_id)
+                .values(patient_id=patient_id or row.patient_id, start_ms=start_ms, end_ms=end_ms)
+            )
+            after = _enrollment_record(conn.execute(select(e).where(e.c.id == enrollment_id)).one())
+        return before, after
+
+    def delete_enrollment(self, enrollment_id: int) -> EnrollmentRecord:
+        """Remove a mistaken enrollment (its readings are attributed afresh by the caller)."""
+        e = schema.enrollments
+        with self.engine.begin() as conn:
+            row = conn.execute(select(e).where(e.c.id == enrollment_id)).one_or_none()
+            if row is None:
+                raise EnrollmentNotFound(f"no enrollment {enrollment_id}")
+            conn.execute(delete(e).where(e.c.id == enrollment_id))
+        return _enrollment_record(row)
 
     def enrollments_for(self, device_ids: Iterable[str]) -> dict[str, list[Enrollment]]:
         ids = sorted(set(device_ids))
@@ -156,37 +346,26 @@ class Registry:
         dead: Sequence[DeadLetter],
         held: Sequence[tuple[Reading, str]],
         audits: Sequence[AuditEvent] = (),
-    ) -> None:
+    ) -> KeptRejects:
         """Durably keep dead letters, quarantined readings and audit events, in one commit.
 
         Dead letters and quarantine are idempotent; audit events are appended (a batch retried
         after a store failure may append a refusal twice: an audit trail may over-report,
-        never under-report).
+        never under-report). Dead letters stay within :class:`DeadLetterLimits`.
         """
         if not dead and not held and not audits:
-            return
+            return KeptRejects()
+        evicted = 0
+        limits = self.dead_letter_limits
         with self.engine.begin() as conn:
             if audits:
                 conn.execute(insert(schema.audit_events), [_audit_row(a) for a in audits])
             if dead:
                 conn.execute(
                     self._insert_ignoring_duplicates(schema.dead_letters),
-                    [
-                        {
-                            "id": d.id,
-                            "received_ms": epoch_ms(d.received_time),
-                            "source": d.source,
-                            "topic": d.topic,
-                            "sender_id": d.sender_id,
-                            "item_index": d.item_index,
-                            "kind": d.kind,
-                            "reason": d.reason,
-                            "field": d.field,
-                            "payload": d.payload,
-                        }
-                        for d in dead
-                    ],
+                    [_dead_letter_row(d, limits.max_item_bytes) for d in dead],
                 )
+                evicted = _evict_oldest_dead_letters(conn, limits.max_rows)
             if held:
                 conn.execute(
                     self._insert_ignoring_duplicates(schema.quarantine),
@@ -202,6 +381,7 @@ class Registry:
                         for r, reason in held
                     ],
                 )
+        return KeptRejects(evicted)
 
     def dead_letters(self, *, limit: int = 100, before: str | None = None) -> list[dict[str, Any]]:
         """Newest first; ``before`` is the cursor of the last row of the previous page."""
@@ -290,6 +470,14 @@ class Registry:
             row = conn.execute(select(p).where(p.c.id == patient_id)).one_or_none()
         return None if row is None else dict(row._mapping)
 
+    def patient_id_by_ins(self, ins: str) -> str | None:
+        """The pseudonymous id of the patient registered with this (validated) INS, if any
+        (read-only: a provider's FHIR ``Observation.subject`` is checked with it)."""
+        p = schema.patients
+        with self.engine.connect() as conn:
+            found = conn.execute(select(p.c.id).where(p.c.ins == ins)).scalar_one_or_none()
+        return None if found is None else str(found)
+
     def set_document_visibility(self, patient_id: str, *, hidden_from_professionals: bool) -> bool:
         p = schema.patients
         with self.engine.begin() as conn:
@@ -317,6 +505,19 @@ class Registry:
                 )
             )
         return True
+
+    def device_in_use(self, device_id: str) -> bool:
+        """Whether the hub holds anything of this device id: an enrollment, or readings in
+        quarantine (attributed readings imply an enrollment)."""
+        e, q = schema.enrollments, schema.quarantine
+        with self.engine.connect() as conn:
+            for table in (e, q):
+                found = conn.execute(
+                    select(table.c.device_id).where(table.c.device_id == device_id).limit(1)
+                ).first()
+                if found is not None:
+                    return True
+        return False
 
     def device(self, device_id: str) -> dict[str, Any] | None:
         d = schema.devices
@@ -357,6 +558,93 @@ class Registry:
             )
         return result.rowcount == 1
 
+    # --- gateways ------------------------------------------------------------------------------
+
+    def register_gateway(
+        self, gateway_id: str, *, owner: str, zone: str | None, now: datetime
+    ) -> GatewayRecord:
+        """Register a gateway (idempotent for the same owner); :class:`DeviceConflict` if
+        another owner has it."""
+        g = schema.gateways
+        with self.engine.begin() as conn:
+            row = conn.execute(select(g).where(g.c.id == gateway_id)).one_or_none()
+            if row is not None:
+                if row.owner != owner:
+                    raise DeviceConflict(f"gateway {gateway_id} is registered already")
+                if zone is not None and zone != row.zone:
+                    conn.execute(update(g).where(g.c.id == gateway_id).values(zone=zone))
+            else:
+                conn.execute(
+                    insert(g).values(
+                        id=gateway_id, owner=owner, zone=zone, created_ms=epoch_ms(now)
+                    )
+                )
+            row = conn.execute(select(g).where(g.c.id == gateway_id)).one()
+            return _gateway_record(conn, row)
+
+    def gateway(self, gateway_id: str) -> GatewayRecord | None:
+        g = schema.gateways
+        with self.engine.connect() as conn:
+            row = conn.execute(select(g).where(g.c.id == gateway_id)).one_or_none()
+            return None if row is None else _gateway_record(conn, row)
+
+    def revoke_gateway(self, gateway_id: str, *, now: datetime) -> bool:
+        g = schema.gateways
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(g)
+                .where(g.c.id == gateway_id, g.c.revoked_ms.is_(None))
+                .values(revoked_ms=epoch_ms(now))
+            )
+        return result.rowcount == 1
+
+    def pair_gateway_device(self, gateway_id: str, device_id: str, *, now: datetime) -> bool:
+        """Let the gateway speak for the device from now on; False if it already may."""
+        p = schema.gateway_devices
+        with self.engine.begin() as conn:
+            current = conn.execute(
+                select(p.c.start_ms).where(
+                    p.c.gateway_id == gateway_id, p.c.device_id == device_id, p.c.end_ms.is_(None)
+                )
+            ).first()
+            if current is not None:
+                return False
+            conn.execute(
+                insert(p).values(
+                    gateway_id=gateway_id, device_id=device_id, start_ms=epoch_ms(now), end_ms=None
+                )
+            )
+        return True
+
+    def unpair_gateway_device(self, gateway_id: str, device_id: str, *, now: datetime) -> bool:
+        p = schema.gateway_devices
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(p)
+                .where(
+                    p.c.gateway_id == gateway_id, p.c.device_id == device_id, p.c.end_ms.is_(None)
+                )
+                .values(end_ms=epoch_ms(now))
+            )
+        return result.rowcount == 1
+
+    def gateway_pairings(self, gateway_ids: Iterable[str]) -> dict[str, GatewayPairings]:
+        """For each known gateway: whether it is revoked, and the periods of its devices."""
+        ids = sorted(set(gateway_ids))
+        if not ids:
+            return {}
+        g, p = schema.gateways, schema.gateway_devices
+        result: dict[str, GatewayPairings] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(g.c.id, g.c.revoked_ms).where(g.c.id.in_(ids))):
+                revoked = None if row.revoked_ms is None else from_epoch_ms(row.revoked_ms)
+                result[row.id] = GatewayPairings(row.id, revoked, {})
+            for row in conn.execute(select(p).where(p.c.gateway_id.in_(list(result)))):
+                end = None if row.end_ms is None else from_epoch_ms(row.end_ms)
+                periods = result[row.gateway_id].devices.setdefault(row.device_id, [])
+                periods.append((from_epoch_ms(row.start_ms), end))
+        return result
+
     # --- care relationships ----------------------------------------------------------------
 
     def add_care_relationship(
@@ -382,15 +670,17 @@ class Registry:
         assert key is not None
         return int(key[0])
 
-    def end_care_relationship(self, relationship_id: int, *, at: datetime) -> bool:
+    def end_care_relationship(self, relationship_id: int, *, at: datetime) -> str | None:
+        """End an active relationship; the patient's id, or None if none was active."""
         c = schema.care_relationships
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(c)
-                .where(c.c.id == relationship_id, c.c.end_ms.is_(None))
-                .values(end_ms=epoch_ms(at))
-            )
-        return result.rowcount == 1
+            patient = conn.execute(
+                select(c.c.patient_id).where(c.c.id == relationship_id, c.c.end_ms.is_(None))
+            ).scalar_one_or_none()
+            if patient is None:
+                return None
+            conn.execute(update(c).where(c.c.id == relationship_id).values(end_ms=epoch_ms(at)))
+        return str(patient)
 
     def has_care_relationship(self, practitioner_id: str, patient_id: str, *, at: datetime) -> bool:
         c = schema.care_relationships
@@ -584,6 +874,35 @@ class Registry:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _dead_letter_row(dead: DeadLetter, max_item_bytes: int) -> dict[str, Any]:
+    payload = dead.payload
+    cut = len(payload) > max_item_bytes
+    return {
+        "id": dead.id,
+        "received_ms": epoch_ms(dead.received_time),
+        "source": dead.source,
+        "topic": dead.topic,
+        "sender_id": dead.sender_id,
+        "item_index": dead.item_index,
+        "kind": dead.kind,
+        "reason": dead.reason,
+        "field": dead.field,
+        "payload": payload[:max_item_bytes] if cut else payload,
+        "device_id": dead.device_id,
+        "payload_size": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest() if cut else None,
+    }
+
+
+def _evict_oldest_dead_letters(conn: Any, max_rows: int) -> int:
+    d = schema.dead_letters
+    excess = int(conn.execute(select(func.count()).select_from(d)).scalar_one()) - max_rows
+    if excess <= 0:
+        return 0
+    oldest = select(d.c.id).order_by(d.c.received_ms, d.c.id).limit(excess).scalar_subquery()
+    return int(conn.execute(delete(d).where(d.c.id.in_(oldest))).rowcount)
 
 
 def _audit_row(event: AuditEvent) -> dict[str, Any]:

@@ -52,8 +52,15 @@ dead_letters = Table(
     Column("kind", String(32), nullable=False),
     Column("reason", Text, nullable=False),
     Column("field", String(256), nullable=True),
+    # The item as received, at most dead_letters.max_item_bytes (docs/registry.md); the size
+    # and digest of the whole item when it was cut.
     Column("payload", LargeBinary, nullable=False),
+    # The device the item belonged to (export and erasure: device + the patient's period).
+    Column("device_id", String(128), nullable=True),
+    Column("payload_size", Integer, nullable=True),
+    Column("payload_sha256", String(64), nullable=True),
     Index("dead_letters_received", "received_ms"),
+    Index("dead_letters_device", "device_id", "received_ms"),
 )
 
 quarantine = Table(
@@ -91,6 +98,7 @@ patients = Table(
     Column("created_ms", BigInteger, nullable=False),
     # Document visibility chosen by the patient, passed on with every filing to the vault.
     Column("hidden_from_professionals", Boolean, nullable=False, server_default=false()),
+    Column("zone", String(64), nullable=True),  # IANA; NULL: the hub's default zone
 )
 
 devices = Table(
@@ -100,7 +108,30 @@ devices = Table(
     Column("profile", String(64), nullable=False),  # catalog profile id (the device model)
     Column("maker", String(128), nullable=False),  # the device maker's principal id
     Column("created_ms", BigInteger, nullable=False),
+    Column("zone", String(64), nullable=True),  # IANA zone of a local device clock
     Index("devices_maker", "maker"),
+)
+
+# A BLE gateway at a patient's home: registered, owned, with the devices it may speak for.
+gateways = Table(
+    "gateways",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("owner", String(128), nullable=False),  # the principal that registered it
+    Column("zone", String(64), nullable=True),  # IANA zone of the home
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger, nullable=True),
+    Index("gateways_owner", "owner"),
+)
+
+gateway_devices = Table(
+    "gateway_devices",
+    metadata,
+    Column("gateway_id", String(128), primary_key=True),
+    Column("device_id", String(128), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True),
+    Column("end_ms", BigInteger, nullable=True),
+    Index("gateway_devices_device", "device_id"),
 )
 
 pairing_codes = Table(
