@@ -30,6 +30,10 @@ deps-test:
 	command -v influxd >/dev/null || missing="$$missing influxdb"; \
 	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$$missing faketime"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	if [ ! -d tests/fhir_validator/node_modules ]; then \
+	  command -v npm >/dev/null || { echo "please install Node.js 20+ (npm) for the FHIR validator"; exit 1; }; \
+	  npm ci --prefix tests/fhir_validator --no-audit --no-fund --loglevel=error; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \
