@@ -6,18 +6,22 @@ hub bridge      the MQTT bridge alone
 hub broker      the embedded MQTT broker alone (development)
 hub sim         the simulated device fleet
 hub token       print a development bearer token
+hub decode      decode one Bluetooth SIG characteristic value (JSON)
+hub profiles    the device catalog: list profiles, check profile files
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -309,7 +313,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--sub", required=True, help="subject: for a patient, the patient id")
     token.add_argument("--ttl-hours", type=float, default=12.0)
+    for name in COMMAND_MODULES:
+        module = _command_module(name)
+        module.configure(sub.add_parser(module.NAME, help=module.HELP))
     return parser
+
+
+# Subcommands in modules of their own (hub/runtime/commands/__init__.py: the contract).
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+class _CommandModule(Protocol):
+    NAME: str
+    HELP: str
+
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, settings: Settings, args: argparse.Namespace) -> int: ...
+
+
+def _command_module(name: str) -> _CommandModule:
+    module: _CommandModule = importlib.import_module(f"hub.runtime.commands.{name}")
+    return module
 
 
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
@@ -334,4 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return _COMMANDS[args.command](settings, args)
+    command = _COMMANDS.get(args.command)
+    if command is None:
+        module = next(
+            _command_module(name)
+            for name in COMMAND_MODULES
+            if args.command == _command_module(name).NAME
+        )
+        command = module.run
+    return command(settings, args)
