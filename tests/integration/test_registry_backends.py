@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.adapters.registry import DeadLetter, Registry, migrations, schema
 from hub.adapters.registry.repo import EnrollmentConflict
+from hub.core.ins import ins_key
 from hub.core.model import Reading, Source, TimeSource
 from hub.core.pipeline import Enrollment
 from tests.fixtures.registry import (  # noqa: F401 - pytest fixtures
@@ -52,6 +53,7 @@ from tests.fixtures.registry import (  # noqa: F401 - pytest fixtures
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
+VALID_INS = f"2550814168025{ins_key('2550814168025'):02d}"
 ADMIN = "admin-1"
 
 
@@ -703,3 +705,26 @@ def test_a_reopened_registry_sees_everything(registry: Registry, registry_url: s
         assert len(again.audit_trail("pt-a")) == 1
     finally:
         again.close()
+
+
+def test_patient_preferences_default_then_stored(registry: Registry) -> None:
+    from hub.adapters.registry.repo import PatientPreferences
+
+    assert registry.patient_preferences("pat-unknown") == PatientPreferences()
+    patient, _ = registry.register_patient(VALID_INS, now=T0)
+    chosen = PatientPreferences("Indian/Reunion", "en", "mmol/L", "diabetes-t1")
+    assert registry.set_patient_preferences(patient, chosen)
+    assert registry.patient_preferences(patient) == chosen
+    assert not registry.set_patient_preferences("pat-unknown", chosen)
+
+
+def test_programs_are_saved_and_updated(registry: Registry) -> None:
+    from hub.adapters.registry.repo import ProgramRecord
+
+    program = ProgramRecord("heart-failure", "Heart failure", {"weight_gain_kg": 1.5}, ("week",))
+    assert registry.save_program(program, now=T0)
+    assert registry.program("heart-failure") == program
+    changed = ProgramRecord("heart-failure", "Heart failure", {"weight_gain_kg": 2.0})
+    assert not registry.save_program(changed, now=T0)
+    assert registry.programs() == [changed]
+    assert registry.program("none") is None

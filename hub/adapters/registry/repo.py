@@ -129,6 +129,42 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+DEFAULT_LANGUAGE = "fr"
+DEFAULT_GLUCOSE_UNIT = "mg/dL"
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPreferences:
+    """What a patient chose: zone (None: the hub's default), language of documents and of
+    the page, glucose unit, and the monitoring program they follow (None: none)."""
+
+    zone: str | None = None
+    language: str = DEFAULT_LANGUAGE
+    glucose_unit: str = DEFAULT_GLUCOSE_UNIT
+    program: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramRecord:
+    """A remote-monitoring program: its alert thresholds (fields of
+    ``hub.core.summaries.AlertThresholds``; absent ones take the defaults) and the periods
+    its reports cover (``week``, ``month``)."""
+
+    id: str
+    name: str
+    thresholds: dict[str, float]
+    report_periods: tuple[str, ...] = ("week", "month")
+
+
+def _program_record(row: Any) -> ProgramRecord:
+    return ProgramRecord(
+        id=str(row.id),
+        name=str(row.name),
+        thresholds={str(k): float(v) for k, v in json.loads(row.thresholds).items()},
+        report_periods=tuple(str(p) for p in json.loads(row.report_periods)),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayRecord:
     id: str
@@ -487,6 +523,71 @@ class Registry:
                 .values(hidden_from_professionals=hidden_from_professionals)
             )
         return result.rowcount == 1
+
+    def patient_preferences(self, patient_id: str) -> PatientPreferences:
+        """The patient's preferences; the defaults for a patient the registry does not know
+        (readings may belong to a pseudonymous id that was never registered with an INS)."""
+        p = schema.patients
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(p.c.zone, p.c.language, p.c.glucose_unit, p.c.program).where(
+                    p.c.id == patient_id
+                )
+            ).one_or_none()
+        if row is None:
+            return PatientPreferences()
+        return PatientPreferences(
+            zone=row.zone,
+            language=row.language or DEFAULT_LANGUAGE,
+            glucose_unit=row.glucose_unit or DEFAULT_GLUCOSE_UNIT,
+            program=row.program,
+        )
+
+    def set_patient_preferences(self, patient_id: str, preferences: PatientPreferences) -> bool:
+        """Store the preferences of a registered patient; False if the patient is unknown."""
+        p = schema.patients
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(p)
+                .where(p.c.id == patient_id)
+                .values(
+                    zone=preferences.zone,
+                    language=preferences.language,
+                    glucose_unit=preferences.glucose_unit,
+                    program=preferences.program,
+                )
+            )
+        return result.rowcount == 1
+
+    # --- monitoring programs ---------------------------------------------------------------
+
+    def save_program(self, program: ProgramRecord, *, now: datetime) -> bool:
+        """Create or update a program; True if it is new."""
+        g = schema.programs
+        values = {
+            "name": program.name,
+            "thresholds": json.dumps(program.thresholds, sort_keys=True),
+            "report_periods": json.dumps(list(program.report_periods)),
+        }
+        with self.engine.begin() as conn:
+            existing = conn.execute(select(g.c.id).where(g.c.id == program.id)).first()
+            if existing is None:
+                conn.execute(insert(g).values(id=program.id, created_ms=epoch_ms(now), **values))
+                return True
+            conn.execute(update(g).where(g.c.id == program.id).values(**values))
+        return False
+
+    def program(self, program_id: str) -> ProgramRecord | None:
+        g = schema.programs
+        with self.engine.connect() as conn:
+            row = conn.execute(select(g).where(g.c.id == program_id)).one_or_none()
+        return None if row is None else _program_record(row)
+
+    def programs(self) -> list[ProgramRecord]:
+        g = schema.programs
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(g).order_by(g.c.id)).all()
+        return [_program_record(row) for row in rows]
 
     # --- devices and pairing ---------------------------------------------------------------
 

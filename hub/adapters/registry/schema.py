@@ -99,6 +99,20 @@ patients = Table(
     # Document visibility chosen by the patient, passed on with every filing to the vault.
     Column("hidden_from_professionals", Boolean, nullable=False, server_default=false()),
     Column("zone", String(64), nullable=True),  # IANA; NULL: the hub's default zone
+    Column("language", String(8), nullable=True),  # fr | en; NULL: fr
+    Column("glucose_unit", String(16), nullable=True),  # mg/dL | mmol/L; NULL: mg/dL
+    Column("program", String(64), nullable=True),  # the monitoring program followed
+)
+
+# A remote-monitoring program: its patients' alert thresholds and report periods.
+programs = Table(
+    "programs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("thresholds", Text, nullable=False),  # JSON: AlertThresholds fields
+    Column("report_periods", Text, nullable=False),  # JSON list: "week", "month"
+    Column("created_ms", BigInteger, nullable=False),
 )
 
 devices = Table(
