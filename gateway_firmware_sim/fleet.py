@@ -35,7 +35,6 @@ from typing import Protocol, TextIO
 
 import httpx
 
-from gateway_firmware_sim.backoff import Backoff
 from gateway_firmware_sim.devices.base import BleDevice, DeviceClock, Notification
 from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from gateway_firmware_sim.devices.cuff import BloodPressureCuff
@@ -64,6 +63,7 @@ from gateway_firmware_sim.timebase import DAY, utc
 from gateway_firmware_sim.uplink import DeviceUplink, GatewayUplink, Uplink
 from gateway_firmware_sim.world import DeviceSpec, GatewaySpec, Scenario, World, build_world
 from hub.config import MqttSettings
+from hub.core.backoff import Backoff
 from hub.core.wire import (
     bridge_status_topic,
     gateway_acks_topic,

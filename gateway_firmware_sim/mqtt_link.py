@@ -36,8 +36,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway_firmware_sim.backoff import Backoff
 from hub.config import MqttSettings
+from hub.core.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class MqttLink:
         self.subscriptions = tuple(subscriptions)
         self.persistent_session = persistent_session
         self.session_expiry_s = session_expiry_s
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(base=0.5, cap=8.0, jitter=0.3)
         self.keepalive = keepalive
         self._rand = random.Random(client_id)
         self._lock = threading.Lock()

@@ -3,7 +3,7 @@
 Threads and ownership:
 
 * the network thread owns the connection: connect, then ``Client.loop()`` until the connection
-  drops, then reconnect after a capped exponential backoff with jitter (:func:`backoff_delay`)
+  drops, then reconnect after a capped exponential backoff with jitter (``hub.core.backoff``)
   — reconnection is a plain loop around one reusable paho client. paho runs the callbacks on
   this thread: ``_on_message`` only enqueues — a callback never does IO and never raises into
   paho (an exception is logged and counted).
@@ -40,20 +40,15 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.adapters.metrics import BridgeMetrics
 from hub.config import MqttSettings
+from hub.core.backoff import Backoff
 from hub.core.batch import BatchIngestor, BatchReport, Incoming, IngestUnavailable
 from hub.core.wire import SUBSCRIPTIONS, bridge_status_topic, gateway_acks_topic, shared
 
 log = logging.getLogger(__name__)
 
 BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
-
-
-def backoff_delay(
-    attempt: int, *, base: float = 0.5, cap: float = 30.0, jitter: float = 0.2, rand: float = 0.5
-) -> float:
-    """Capped exponential backoff with jitter; pure (``rand`` in [0, 1) is passed in)."""
-    delay = min(cap, base * (2 ** max(0, attempt)))
-    return float(max(0.0, delay * (1 + jitter * (2 * rand - 1))))
+# Reconnection and commit retries: 0.5 s doubling to 30 s, +/- 20 %.
+_BACKOFF = Backoff(base=0.5, cap=30.0, jitter=0.2)
 
 
 def _status(state: str) -> str:
@@ -265,7 +260,7 @@ class MqttBridge:
                     return self.ingestor.ingest([r.message for r in batch])
             except IngestUnavailable as err:
                 self.metrics.store_errors.inc()
-                delay = backoff_delay(attempt, rand=random.random())
+                delay = _BACKOFF.delay(attempt, random.random())
                 log.warning(
                     "commit of %d messages failed (%s); retrying in %.1fs, not acknowledging",
                     len(batch),
@@ -279,7 +274,7 @@ class MqttBridge:
                 # bridge's own. Keep the messages unacknowledged and retry, but let the
                 # watchdog see no progress: if it repeats, the process exits and restarts.
                 self.metrics.callback_errors.inc()
-                delay = backoff_delay(attempt, rand=random.random())
+                delay = _BACKOFF.delay(attempt, random.random())
                 log.exception("unexpected error committing a batch; retrying in %.1fs", delay)
             attempt += 1
             self._stop.wait(delay)
@@ -365,7 +360,7 @@ class MqttBridge:
                 log.exception("error in the MQTT network loop")
             if self._network_stop.is_set():
                 return
-            delay = backoff_delay(self._attempt, rand=random.random())
+            delay = _BACKOFF.delay(self._attempt, random.random())
             self._attempt += 1
             log.info("reconnecting to MQTT in %.1fs", delay)
             self._network_stop.wait(delay)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hub.adapters.mqtt_bridge import backoff_delay
 from hub.config import Settings, load_settings
+from hub.core.backoff import Backoff
 
 
 def test_environment_and_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,7 +36,9 @@ def test_production_refuses_development_defaults() -> None:
 
 
 def test_backoff_is_capped_exponential_with_bounded_jitter() -> None:
-    assert [backoff_delay(n, rand=0.5) for n in range(4)] == [0.5, 1.0, 2.0, 4.0]
-    assert backoff_delay(50, rand=0.5) == 30.0
-    assert backoff_delay(3, rand=0.0) == pytest.approx(3.2)
-    assert backoff_delay(3, rand=0.999) == pytest.approx(4.8, abs=0.01)
+    backoff = Backoff(base=0.5, cap=30.0, jitter=0.2)
+    assert [backoff.delay(n, 0.5) for n in range(4)] == [0.5, 1.0, 2.0, 4.0]
+    assert backoff.delay(50, 0.5) == 30.0
+    assert backoff.delay(3, 0.0) == pytest.approx(3.2)
+    assert backoff.delay(3, 0.999) == pytest.approx(4.8, abs=0.01)
+    assert Backoff(base=0.5, cap=3).delays(5) == [0.5, 1.0, 2.0, 3.0, 3.0]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway_firmware_sim.backoff import Backoff
 from gateway_firmware_sim.delivery import DeliveryTracker
 from gateway_firmware_sim.outbox import Outbox, OutboxError, OutboxItem, pending_count
+from hub.core.backoff import Backoff
 
 
 def frame(

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hub.adapters.store.base import StoreUnavailable
+from hub.core.backoff import Backoff
 
 T = TypeVar("T")
 
 
 def backoff_delays(retries: int, first_s: float, cap_s: float = 10.0) -> list[float]:
-    """The waits before each retry: ``first_s`` doubling, capped (pure; 0 disables waiting)."""
-    return [min(cap_s, first_s * 2**attempt) for attempt in range(retries)]
+    """The waits before each retry: ``first_s`` doubling, capped (0 disables waiting)."""
+    return Backoff(base=first_s, cap=cap_s).delays(retries)
 
 
 def with_retries(
