@@ -52,7 +52,7 @@ from hub.core.decoding import Decoded
 from hub.core.fhir import outbound
 from hub.core.fhir.inbound import FhirBatch, parse_fhir_bundle
 from hub.core.model import Source
-from hub.core.provider import ProviderBatch, ProviderItem, parse_json_batch
+from hub.core.provider import ProviderBatch, ProviderItem, TooManyItems, parse_json_batch
 from hub.core.wire import ItemError, WireError
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -402,6 +402,8 @@ async def _ingest(
             if media_type == FHIR_MEDIA
             else parse_json_batch(body, max_bytes=limit)
         )
+    except TooManyItems as err:
+        raise Problem(413, "payload-too-large", err.reason) from err
     except WireError as err:
         raise Problem(422, "invalid-document", err.reason, field=err.field) from err
     if isinstance(parsed, FhirBatch):

@@ -61,9 +61,13 @@ def device_id_of(value: Any, field: str) -> str:
     return value
 
 
+class TooManyItems(WireError):
+    """A request holding more items than one push may (answered 413, like a body too big)."""
+
+
 def check_item_count(count: int) -> None:
     if count > MAX_ITEMS:
-        raise WireError(f"{count} items exceed the limit of {MAX_ITEMS} per request")
+        raise TooManyItems(f"{count} items exceed the limit of {MAX_ITEMS} per request")
 
 
 def parse_json_batch(payload: bytes, *, max_bytes: int) -> ProviderBatch:
