@@ -81,33 +81,51 @@ class Session:
         self.client.username_pw_set(user, ACCOUNTS[user])
         self.client.on_message = lambda _c, _u, m: self.received.append((m.topic, m.payload))
         self.client.on_connect = lambda *_: self.connected.set()
+        self.acks: dict[int, str] = {}  # mid -> the broker's PUBACK reason
+        self.client.on_publish = lambda _c, _u, mid, reason, _p: self.acks.__setitem__(
+            mid, str(reason)
+        )
         self.client.on_disconnect = lambda *_: self.disconnected.set()
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         assert self.connected.wait(10), f"{user} could not connect"
 
-    def publish(self, topic: str, payload: bytes = b"{}") -> None:
+    def publish(self, topic: str, payload: bytes = b"{}") -> str:
+        """Publish at QoS 1 and return the broker's PUBACK reason ("Success", "Not
+        authorized"...)."""
         info = self.client.publish(topic, payload, qos=1)
         info.wait_for_publish(timeout=10)
+        wait_until(lambda: info.mid in self.acks, "the PUBACK", timeout=10)
+        return self.acks[info.mid]
 
     def close(self) -> None:
-        self.client.loop_stop()
+        # Disconnect while the network loop still runs, and wait for it: the next session
+        # under the same username (= client id) must not find this one still connected.
         self.client.disconnect()
+        self.disconnected.wait(10)
+        self.client.loop_stop()
 
 
 def delivered(port: int, publisher: str, topic: str) -> bool:
-    """Whether a QoS 1 message ``publisher`` sends to ``topic`` reaches the hub's bridge."""
+    """Whether a QoS 1 message ``publisher`` sends to ``topic`` reaches the hub's bridge.
+
+    A refusal must be the broker's: its PUBACK says "Not authorized" and nothing arrives.
+    """
     bridge = Session(port, "hub-bridge")
     bridge.client.subscribe("hs/v1/#", qos=1)
     sender = Session(port, publisher)
     try:
         marker = f"marker-{publisher}-{topic}".encode()
-        sender.publish(topic, marker)
-        sender.publish(f"hs/v1/devices/{publisher}/readings", b"end")  # always allowed
+        reason = sender.publish(topic, marker)
+        closing = Session(port, publisher)  # a fresh session, whatever became of the first
+        assert closing.publish(f"hs/v1/devices/{publisher}/readings", b"end") == "Success"
+        closing.close()
         wait_until(
             lambda: any(p == b"end" for _, p in bridge.received), "the end marker", timeout=10
         )
-        return any(p == marker for _, p in bridge.received)
+        arrived = any(p == marker for _, p in bridge.received)
+        assert arrived == (reason == "Success"), (topic, reason)
+        return arrived
     finally:
         sender.close()
         bridge.close()
