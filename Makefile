@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-store fmt deps-test clean help
+.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-ingest bench-store fmt deps-test clean help
 
 help:
 	@echo "make run    start the whole hub (broker, API, bridge, simulated fleet)"
@@ -69,7 +69,11 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-store
+bench: bench-ingest bench-store
+
+# The bridge against mosquitto_sub and a bare paho subscriber on the same backlog (ratios).
+bench-ingest: $(STAMP) deps-test
+	$(BIN)/python -m bench.ingest $(BENCH_ARGS)
 
 bench-store: $(STAMP) deps-test
 	$(BIN)/python -m bench.store $(BENCH_ARGS)
