@@ -56,35 +56,39 @@ class _Hooks:
 
     def __init__(self, max_digits: int) -> None:
         self.max_digits = max_digits
+        self.refused = False  # a hook left a refusal in the document
 
     def integer(self, text: str) -> int | _Refusal:
         digits = len(text) - (text[0] == "-")
         if digits > self.max_digits:
-            return _Refusal(f"integer {_preview(text)} has more than {self.max_digits} digits")
+            return self._refuse(f"integer {_preview(text)} has more than {self.max_digits} digits")
         return int(text)
 
     def number(self, text: str) -> Decimal | _Refusal:
         mantissa, _, exponent = text.lower().partition("e")
         if sum(ch.isdigit() for ch in mantissa) > self.max_digits:
-            return _Refusal(f"number {_preview(text)} has more than {self.max_digits} digits")
+            return self._refuse(f"number {_preview(text)} has more than {self.max_digits} digits")
         if exponent and (len(exponent) > 6 or abs(int(exponent)) > MAX_EXPONENT):
-            return _Refusal(f"number {_preview(text)} has an exponent beyond ±{MAX_EXPONENT}")
+            return self._refuse(f"number {_preview(text)} has an exponent beyond ±{MAX_EXPONENT}")
         return Decimal(text)
 
-    @staticmethod
-    def constant(name: str) -> _Refusal:
-        return _Refusal(f"{name} is not a number JSON allows")
+    def constant(self, name: str) -> _Refusal:
+        return self._refuse(f"{name} is not a number JSON allows")
 
-    @staticmethod
-    def mapping(pairs: list[tuple[str, object]]) -> dict[str, object] | _Duplicate:
+    def mapping(self, pairs: list[tuple[str, object]]) -> dict[str, object] | _Duplicate:
         result = dict(pairs)
         if len(result) != len(pairs):
             seen: set[str] = set()
             for key, _ in pairs:
                 if key in seen:
+                    self.refused = True
                     return _Duplicate(key)
                 seen.add(key)
         return result
+
+    def _refuse(self, reason: str) -> _Refusal:
+        self.refused = True
+        return _Refusal(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +162,12 @@ def loads(
         raise DecodeError(
             f"payload is not JSON: {err.msg} at line {err.lineno} column {err.colno}", field="$"
         ) from None
-    problem = _first_problem(document, max_depth)
-    if problem is not None:
-        raise DecodeError(problem[0], field=problem[1])
+    # The walk that finds a refused value's path, or a nesting too deep, runs only when it can
+    # find something: a hook refused a value, or there are more brackets than levels allowed.
+    if hooks.refused or text.count("[") + text.count("{") > max_depth:
+        problem = _first_problem(document, max_depth)
+        if problem is not None:
+            raise DecodeError(problem[0], field=problem[1])
     return cast(JsonValue, document)
 
 

@@ -262,6 +262,9 @@ def process_measurement(
     time_raw = measurement.time_raw
     if time_raw is not None and time.identity_suffix:
         time_raw = f"{time_raw}|{time.identity_suffix}"  # the second of a repeated local time
+    # Attributed before the reading is built (built once: this runs for every reading).
+    attributed_at = receive_time if time.source is TimeSource.UNTRUSTED else time.effective
+    patient = patient_at(enrollments, attributed_at)
     reading = Reading(
         reading_id=reading_identity(
             device_id=device_id,
@@ -271,7 +274,7 @@ def process_measurement(
             unit=unit,
             seq=measurement.sequence,
         ),
-        patient_id="",
+        patient_id=patient or "",
         device_id=device_id,
         metric=definition.name,
         value=value,
@@ -293,10 +296,9 @@ def process_measurement(
         clock_offset_ms=time.clock_offset_ms,
         time_zone=time.zone,
     )
-    patient = patient_at(enrollments, attribution_time(reading))
     if patient is None:
         return Quarantined(reading, "no enrollment of this device covers the reading's time")
-    return Accepted(_attributed(reading, patient))
+    return Accepted(reading)
 
 
 def _attributed(reading: Reading, patient_id: str) -> Reading:
@@ -305,7 +307,8 @@ def _attributed(reading: Reading, patient_id: str) -> Reading:
 
 def attribution_time(reading: Reading) -> datetime:
     """When a reading is attributed: its effective time, or — when that time cannot be
-    trusted — when the hub received it (the device was in its holder's hands then)."""
+    trusted — when the hub received it (the device was in its holder's hands then).
+    ``process_measurement`` applies the same rule before the reading exists."""
     return reading.receive_time if reading.time_unknown else reading.effective_time
 
 

@@ -418,7 +418,7 @@ class Ingestor:
         audits = _audits(messages, plan)
         # Refusals first: once the readings are committed, everything is.
         self.registry.keep_rejects(plan.dead, plan.held, audits)
-        result = self.store.write_batch(plan.accepted)
+        result = self.store.write_batch(plan.accepted, prevalidated=True)  # in _decide
         for dead in plan.dead:
             _log_dead_letter(dead)
         return BatchReport(

@@ -146,9 +146,13 @@ def cursor_of(reading: Reading) -> ReadingCursor:
 
 
 class ReadingStore(Protocol):
-    def write_batch(self, readings: Sequence[Reading]) -> WriteResult:
+    def write_batch(
+        self, readings: Sequence[Reading], *, prevalidated: bool = False
+    ) -> WriteResult:
         """Store readings idempotently; durable when it returns. Validates the whole batch
-        first: one invalid reading raises :class:`StoreRejected` and nothing is written."""
+        first: one invalid reading raises :class:`StoreRejected` and nothing is written —
+        unless ``prevalidated``: the caller ran :func:`validate_for_store` on each already
+        (ingestion does, to dead-letter a refused reading alone), and it is not done twice."""
         ...
 
     def series(self, patient_id: str, metric: str, start: datetime, end: datetime) -> Series:

@@ -250,9 +250,12 @@ class InfluxReadingStore:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def write_batch(self, readings: Sequence[Reading]) -> WriteResult:
-        for reading in readings:
-            validate_for_store(reading)
+    def write_batch(
+        self, readings: Sequence[Reading], *, prevalidated: bool = False
+    ) -> WriteResult:
+        if not prevalidated:
+            for reading in readings:
+                validate_for_store(reading)
         if not readings:
             return WriteResult(0, 0)
         timed = sorted(
