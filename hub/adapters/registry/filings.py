@@ -1,0 +1,210 @@
+"""The registry's documents and filing outbox (tables ``documents``, ``document_filings``).
+
+* :meth:`FilingStore.decide` writes a report version — its document rows, the ITI-65
+  bundle that files them and the patient's audit event — in **one transaction**, after
+  checking that the latest version is still the one the decision was made on (two runs
+  deciding the same report: one wins, the other is told, nothing is filed twice; the unique
+  ``(set_id, version)`` is the last guard).
+* Delivery reads :meth:`due` filings — pending, due, and never a version whose earlier
+  version of the same report is still pending (a replacement must reach the vault after what
+  it replaces) — and records each outcome: delivered, retry later (attempts, next attempt,
+  error), or failed (refused by the vault: a defect to look at, not retried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from hub.adapters.registry import schema
+from hub.core.reports.versioning import LatestVersion
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    id: str  # entryUUID
+    set_id: str
+    version: int
+    doc_type: str
+    unique_id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewFiling:
+    patient_id: str
+    program_id: str
+    period: str
+    report: str  # patient|program|period
+    version: int
+    content_hash: str
+    hidden_from_professionals: bool
+    bundle: bytes  # the ITI-65 bundle, JSON, without the INS
+    documents: tuple[DocumentRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFiling:
+    id: int
+    patient_id: str
+    report: str
+    version: int
+    attempts: int
+    bundle: bytes
+
+
+class FilingStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def patient_ids(self) -> list[str]:
+        """The registered patients (with an INS: the only ones a vault can file for)."""
+        p = schema.patients
+        with self.engine.connect() as conn:
+            return [str(r.id) for r in conn.execute(select(p.c.id).order_by(p.c.id))]
+
+    def latest(self, set_id: str) -> LatestVersion | None:
+        """The latest version decided for a document set (delivered or not)."""
+        with self.engine.connect() as conn:
+            return _latest(conn, set_id)
+
+    def decide(
+        self, filing: NewFiling, *, expected: int | None, now_ms: int, actor: str
+    ) -> int | None:
+        """Record a new version, its filing and the patient's audit event in one transaction;
+        the filing's id, or None when the latest version is no longer ``expected`` (decided
+        meanwhile by another run)."""
+        d, f = schema.documents, schema.document_filings
+        with self.engine.begin() as conn:
+            for doc in filing.documents:
+                latest = _latest(conn, doc.set_id)
+                if (None if latest is None else latest.version) != expected:
+                    return None
+            key = conn.execute(
+                insert(f).values(
+                    patient_id=filing.patient_id,
+                    report=filing.report,
+                    version=filing.version,
+                    bundle=filing.bundle,
+                    state=PENDING,
+                    attempts=0,
+                    next_attempt_ms=now_ms,
+                    created_ms=now_ms,
+                )
+            ).inserted_primary_key
+            assert key is not None
+            filing_id = int(key[0])
+            conn.execute(
+                insert(d),
+                [
+                    {
+                        "id": doc.id,
+                        "set_id": doc.set_id,
+                        "version": doc.version,
+                        "patient_id": filing.patient_id,
+                        "program_id": filing.program_id,
+                        "period": filing.period,
+                        "doc_type": doc.doc_type,
+                        "unique_id": doc.unique_id,
+                        "content_hash": filing.content_hash,
+                        "title": doc.title,
+                        "hidden_from_professionals": filing.hidden_from_professionals,
+                        "filing_id": filing_id,
+                        "created_ms": now_ms,
+                    }
+                    for doc in filing.documents
+                ],
+            )
+            conn.execute(
+                insert(schema.audit_events).values(
+                    at_ms=now_ms,
+                    actor=actor,
+                    role="service",
+                    action="documents.create",
+                    patient_id=filing.patient_id,
+                    outcome="allowed",
+                    detail=f"report {filing.period} version {filing.version} queued for filing",
+                )
+            )
+        return filing_id
+
+    def due(self, now_ms: int, *, limit: int = 50) -> list[PendingFiling]:
+        """Pending filings whose next attempt has come, oldest first, none behind an earlier
+        pending version of its report."""
+        f = schema.document_filings
+        earlier = aliased(f)
+        blocked = exists().where(
+            and_(
+                earlier.c.report == f.c.report,
+                earlier.c.version < f.c.version,
+                earlier.c.state == PENDING,
+            )
+        )
+        query = (
+            select(f.c.id, f.c.patient_id, f.c.report, f.c.version, f.c.attempts, f.c.bundle)
+            .where(f.c.state == PENDING, f.c.next_attempt_ms <= now_ms, ~blocked)
+            .order_by(f.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                PendingFiling(
+                    int(r.id),
+                    str(r.patient_id),
+                    str(r.report),
+                    int(r.version),
+                    int(r.attempts),
+                    bytes(r.bundle),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def next_attempt_ms(self) -> int | None:
+        """When the earliest pending filing is due (None: nothing pending)."""
+        f = schema.document_filings
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(func.min(f.c.next_attempt_ms)).where(f.c.state == PENDING)
+            ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def delivered(self, filing_id: int, *, now_ms: int) -> None:
+        self._set(filing_id, state=DELIVERED, delivered_ms=now_ms, last_error=None)
+
+    def retry_later(self, filing_id: int, *, attempts: int, at_ms: int, error: str) -> None:
+        self._set(filing_id, attempts=attempts, next_attempt_ms=at_ms, last_error=error[:2000])
+
+    def failed(self, filing_id: int, *, attempts: int, error: str) -> None:
+        self._set(filing_id, state=FAILED, attempts=attempts, last_error=error[:2000])
+
+    def _set(self, filing_id: int, **values: Any) -> None:
+        f = schema.document_filings
+        with self.engine.begin() as conn:
+            conn.execute(update(f).where(f.c.id == filing_id).values(**values))
+
+    def states(self, filing_ids: Sequence[int]) -> dict[int, str]:
+        f = schema.document_filings
+        if not filing_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(f.c.id, f.c.state).where(f.c.id.in_(list(filing_ids))))
+            return {int(r.id): str(r.state) for r in rows}
+
+
+def _latest(conn: Any, set_id: str) -> LatestVersion | None:
+    d = schema.documents
+    row = conn.execute(
+        select(d.c.version, d.c.content_hash)
+        .where(d.c.set_id == set_id)
+        .order_by(d.c.version.desc())
+        .limit(1)
+    ).one_or_none()
+    return None if row is None else LatestVersion(int(row.version), str(row.content_hash))
