@@ -209,6 +209,21 @@ def enum_value(kind: type[E], value: int, field: str) -> E:
         raise DecodeError(f"reserved value {value}", field=field) from err
 
 
+def descriptive_value(kind: type[E], value: int) -> E | int:
+    """A *descriptive* field (where the value was taken, by whom): its member of ``kind``, or
+    the raw number of a reserved value — kept, for the caller to flag (:func:`reserved_note`),
+    never a reason to lose the measurement it describes."""
+    try:
+        return kind(value)
+    except ValueError:
+        return value
+
+
+def reserved_note(kind: type[E], value: E | int, field: str) -> tuple[str, ...]:
+    """``("<field>-reserved:<value>",)`` for a reserved descriptive value, else nothing."""
+    return () if isinstance(value, kind) else (f"{field.replace('_', '-')}-reserved:{value}",)
+
+
 def unique(notes: Iterable[str]) -> tuple[str, ...]:
     """``notes`` without repeats, first occurrence kept."""
     return tuple(dict.fromkeys(notes))

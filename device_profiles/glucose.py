@@ -31,6 +31,9 @@ GATT Specification Supplement, characteristic "Glucose Measurement"
     [medication id u8, medication SFLOAT kg or L]
     [HbA1c SFLOAT percent]
 
+The sample location only describes where the drop was taken: a reserved location is kept as
+its number and flagged (``"sample-location-reserved:7"``), the measurement is not lost.
+
 Concentrations are reported in clinical units, exactly: kg/L x 100 000 = mg/dL, mol/L x 1000
 = mmol/L (only the decimal exponent moves). The records hold those clinical values, and the
 encoders move the exponent back, so device precision survives both ways.
@@ -46,9 +49,11 @@ from device_profiles._reader import (
     Reader,
     Writer,
     bit_annotations,
+    descriptive_value,
     enum_value,
     numeric_measurement,
     reject_reserved,
+    reserved_note,
     unique,
 )
 from device_profiles.errors import EncodeError
@@ -167,7 +172,7 @@ class GlucoseRecord:
     concentration: Numeric | None = None
     unit: GlucoseUnit = GlucoseUnit.MG_DL
     sample_type: SampleType | None = None
-    location: SampleLocation | None = None
+    location: SampleLocation | int | None = None  # int: a reserved location, kept
     status: GlucoseStatus | None = None
     context_follows: bool = False
 
@@ -188,7 +193,7 @@ def parse_glucose_measurement(data: bytes) -> GlucoseRecord:
         concentration = wire if isinstance(wire, Special) else scale10(wire, _UNIT_SCALE[unit])
         type_location = reader.u8("type_sample_location")
         sample_type = enum_value(SampleType, type_location & 0x0F, "type")
-        location = enum_value(SampleLocation, type_location >> 4, "sample_location")
+        location = descriptive_value(SampleLocation, type_location >> 4)
     status = None
     if flags & _STATUS:
         raw = reader.u16("sensor_status_annunciation")
@@ -250,7 +255,12 @@ def glucose_measurements(record: GlucoseRecord) -> list[Measurement]:
         return []
     when = measurement_time(record.base_time, record.time_offset or 0)
     metric = "glucose_isf" if record.sample_type is SampleType.INTERSTITIAL_FLUID else "glucose"
-    notes = [_SAMPLE_ANNOTATIONS[record.sample_type], *_LOCATION_ANNOTATIONS[record.location]]
+    location = record.location
+    notes = [_SAMPLE_ANNOTATIONS[record.sample_type]]
+    if isinstance(location, SampleLocation):
+        notes += _LOCATION_ANNOTATIONS[location]
+    else:
+        notes += reserved_note(SampleLocation, location, "sample_location")
     if record.status is not None:
         notes += bit_annotations(int(record.status), _STATUS_ANNOTATIONS)
     if record.context_follows:

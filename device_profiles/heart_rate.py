@@ -14,7 +14,8 @@ GATT Specification Supplement, characteristic "Heart Rate Measurement"
     [RR-interval u16, 1/1024 s] ...    every remaining pair of bytes
 
 The measurement is ``heart_rate`` in ``"/min"``. RR intervals stay exact in the record (units
-of 1/1024 s) and appear as one annotation ``"rr-1024s:812,790"`` (in order); energy as
+of 1/1024 s; :attr:`HeartRateRecord.rr_intervals_s` in seconds, exactly) and appear on the
+measurement as one annotation ``"rr-1024s:812,790"`` (in order); energy as
 ``"energy-kJ:123"``.
 """
 
@@ -66,6 +67,11 @@ class HeartRateRecord:
     contact: SensorContact = SensorContact.NOT_SUPPORTED
     energy_expended_kj: int | None = None
     rr_intervals: tuple[int, ...] = ()
+
+    @property
+    def rr_intervals_s(self) -> tuple[Decimal, ...]:
+        """The RR intervals in seconds (n / 1024 is exact in decimal)."""
+        return tuple(Decimal(n) / 1024 for n in self.rr_intervals)
 
 
 def parse_heart_rate(data: bytes) -> HeartRateRecord:

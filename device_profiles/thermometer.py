@@ -14,7 +14,9 @@ Temperature" (``org.bluetooth.characteristic.temperature_measurement``, same lay
                   9 tympanum (ear drum); 0 and 10-255 reserved
 
 The measurement is ``body_temperature`` in ``"Cel"`` or ``"[degF]"``, the site an annotation
-(``"site:armpit"``); intermediate values are annotated ``"intermediate"``.
+(``"site:armpit"``); intermediate values are annotated ``"intermediate"``. The type only
+describes where the temperature was taken: a reserved type is kept as its number and
+flagged (``"temperature-type-reserved:255"``), the temperature is not lost.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from dataclasses import dataclass
 from device_profiles._reader import (
     Reader,
     Writer,
-    enum_value,
+    descriptive_value,
     numeric_measurement,
     reject_reserved,
+    reserved_note,
 )
 from device_profiles.gatt_time import GattDateTime, measurement_time
 from device_profiles.ieee11073 import Numeric
@@ -78,7 +81,7 @@ class TemperatureRecord:
     temperature: Numeric
     unit: TemperatureUnit = TemperatureUnit.CELSIUS
     timestamp: GattDateTime | None = None
-    temperature_type: TemperatureType | None = None
+    temperature_type: TemperatureType | int | None = None  # int: a reserved value, kept
 
 
 def parse_temperature(data: bytes) -> TemperatureRecord:
@@ -91,7 +94,7 @@ def parse_temperature(data: bytes) -> TemperatureRecord:
     timestamp = reader.date_time("timestamp") if flags & _TIMESTAMP else None
     kind = None
     if flags & _TYPE:
-        kind = enum_value(TemperatureType, reader.u8("temperature_type"), "temperature_type")
+        kind = descriptive_value(TemperatureType, reader.u8("temperature_type"))
     reader.finish()
     return TemperatureRecord(temperature, unit, timestamp, kind)
 
@@ -107,7 +110,7 @@ def encode_temperature(record: TemperatureRecord) -> bytes:
     if record.timestamp is not None:
         out.date_time(record.timestamp)
     if record.temperature_type is not None:
-        out.u8(record.temperature_type, "temperature_type")
+        out.u8(int(record.temperature_type), "temperature_type")
     return out.getvalue()
 
 
@@ -116,8 +119,11 @@ def temperature_measurements(
 ) -> list[Measurement]:
     """The ``body_temperature`` measurement of a record."""
     notes = ["intermediate"] if intermediate else []
-    if record.temperature_type is not None:
-        notes.append(_SITE_ANNOTATIONS[record.temperature_type])
+    kind = record.temperature_type
+    if isinstance(kind, TemperatureType):
+        notes.append(_SITE_ANNOTATIONS[kind])
+    elif kind is not None:
+        notes += reserved_note(TemperatureType, kind, "temperature_type")
     when = measurement_time(record.timestamp)
     return [
         numeric_measurement(

@@ -31,8 +31,17 @@ bits 10-31 reserved.
     (u16: 0.001 m or 0.1 in)
 
 Fixed-point values become exact ``Decimal``: raw x resolution, at the resolution's precision.
-Muscle percentage, muscle mass, basal metabolism and impedance stay in the typed record only:
-no IEEE 11073-10101 code for them could be verified, so the vocabulary has no metric for them.
+
+Codes (:func:`body_composition_fields`, shown by ``hub decode``): body fat percentage, fat
+free mass, soft lean mass, body water mass, weight and height are metrics of the vocabulary,
+with the IEEE 11073-10101 codes that IEEE 11073-10420 (body composition analyzer) uses
+(MDC_BODY_FAT, MDC_MASS_BODY_FAT_FREE, MDC_MASS_BODY_SOFT_LEAN, MDC_BODY_WATER,
+MDC_MASS_BODY_ACTUAL, MDC_LEN_BODY_ACTUAL) and LOINC codes. Basal metabolism (kJ), muscle
+percentage (%), muscle mass and impedance (Ohm) are emitted with their UCUM unit and **no**
+MDC code: none could be verified against IEEE 11073-10101 or -10420 (the codes third-party
+libraries list for them are marked as not part of the standards they implement, and disagree
+with each other), so none is invented; the vocabulary has no metric for them and the hub does
+not store them.
 """
 
 from __future__ import annotations
@@ -468,3 +477,19 @@ def body_composition_measurements(record: BodyCompositionRecord) -> list[Measure
 def decode_body_composition(data: bytes) -> list[Measurement]:
     """Decode a Body Composition Measurement (0x2A9C) value into measurements."""
     return body_composition_measurements(parse_body_composition(data))
+
+
+def body_composition_fields(
+    record: BodyCompositionRecord,
+) -> list[tuple[str, Decimal, str, str | None]]:
+    """Each present field of a record: (name, value, UCUM unit, vocabulary metric or None when
+    no code could be verified — see the module docstring)."""
+    out: list[tuple[str, Decimal, str, str | None]] = []
+    if record.body_fat_pct is not None:
+        out.append(("body_fat_pct", record.body_fat_pct, _PERCENT.unit, "body_fat"))
+    for _flag, attribute, fixed, metric in _BC_FIELDS:
+        value = getattr(record, attribute)
+        if value is not None:
+            unit = _bc_format(attribute, fixed, record.system).unit
+            out.append((attribute, value, unit, metric))
+    return out

@@ -10,14 +10,15 @@ outbox *before* anything is published:
   records with sequence number >= last + 1"; forward the Glucose Measurement and Context
   notifications and the RACP response;
 * CGM: read the CGM Session Start Time when a session is new (it dates the records after it:
-  a *context* frame, see :mod:`gateway_firmware_sim.outbox`); after being away (power cut,
+  a *context* frame, see :mod:`hub.core.frame_messages`); after being away (power cut,
   first pairing after a reboot), back-fill with an RACP request "time offset >= last + 1";
   then forward the live notifications;
 * other devices: forward what they send (stored records on connection, live notifications).
 
-:func:`frames_message` builds the wire contract's frames envelope (docs/wire.md) from outbox
-items; the uplink publishes it. The per-device firmware state (RACP cursors, session, clock
-sync) is in the outbox's state table, committed with the frames it explains.
+The uplink publishes the outbox's items as frames messages (``hub.core.frame_messages``,
+docs/wire.md). The outbox is the product gateway's (``hub.adapters.frame_outbox``); the
+per-device firmware state (RACP cursors, session, clock sync) is in its state table,
+committed with the frames it explains.
 """
 
 from __future__ import annotations
@@ -42,26 +43,16 @@ from device_profiles.registry import parse_characteristic
 from gateway_firmware_sim.devices.base import CLOCKLESS_KINDS, BleDevice, Notification
 from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from gateway_firmware_sim.devices.glucose_meter import GlucoseMeter
-from gateway_firmware_sim.outbox import Outbox, OutboxItem
 from gateway_firmware_sim.physiology._random import generator
-from gateway_firmware_sim.timebase import DAY, iso_local, naive_local
+from gateway_firmware_sim.timebase import DAY, Zone, iso_local, naive_local
+from hub.adapters.frame_outbox import FrameOutbox
+from hub.core.frame_messages import DeviceInfo, OutboxItem
 
-# Frames that date the frames referring to them, resent at the head of every message that
-# carries those: the CGM Session Start Time, and the device's clock read on connecting.
-CONTEXT_KINDS = frozenset({"2AAA", "2A2B"})
-MAX_FRAMES_PER_MESSAGE = 200  # the wire contract allows 500
 CLOCK_SYNC_EVERY_S = DAY
 
 
 def uuid_text(number: int) -> str:
     return f"{number:04X}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    device_id: str
-    address: str
-    profile_id: str
 
 
 @dataclass(slots=True)
@@ -88,14 +79,14 @@ class GatewayFirmware:
     def __init__(
         self,
         gateway_id: str,
-        offset_s: float,
-        outbox: Outbox,
+        zone: Zone,
+        outbox: FrameOutbox,
         *,
         seed: int = 0,
         malformed_rate: float = 0.0,
     ) -> None:
         self.gateway_id = gateway_id
-        self.offset_s = offset_s
+        self.zone = zone
         self.outbox = outbox
         self.malformed_rate = malformed_rate
         self.devices: dict[str, BleDevice] = {}
@@ -170,7 +161,7 @@ class GatewayFirmware:
         return report
 
     def _batch(self) -> _Batch:
-        return _Batch(self.outbox, self.offset_s, self._rng, self.malformed_rate)
+        return _Batch(self.outbox, self.zone, self._rng, self.malformed_rate)
 
     def _commit(self, batch: _Batch, state: dict[str, str], report: StepReport) -> None:
         report.malformed = batch.damaged
@@ -229,7 +220,7 @@ class GatewayFirmware:
         last = float(state.get(key) or self._state.get(key) or "-inf")
         if now - last < CLOCK_SYNC_EVERY_S:
             return
-        local = GattDateTime.from_datetime(naive_local(now, self.offset_s))
+        local = GattDateTime.from_datetime(naive_local(now, self.zone))
         device.write(uuids.DATE_TIME, encode_date_time(local), now)
         state[key] = repr(now)
 
@@ -341,13 +332,13 @@ class _Batch:
 
     def __init__(
         self,
-        outbox: Outbox,
-        offset_s: float,
+        outbox: FrameOutbox,
+        zone: Zone,
         rng: np.random.Generator | None = None,
         malformed_rate: float = 0.0,
     ) -> None:
         self.outbox = outbox
-        self.offset_s = offset_s
+        self.zone = zone
         self.rng = rng
         self.malformed_rate = malformed_rate
         self.items: list[OutboxItem] = []
@@ -370,7 +361,7 @@ class _Batch:
         delay_s: float = 0.0,
     ) -> int:
         kind = uuid_text(notification.uuid)
-        time = iso_local(notification.time + delay_s, self.offset_s)
+        time = iso_local(notification.time + delay_s, self.zone)
         seq = self._push(stream, kind, notification.data, time, context_seq)
         if (
             self.rng is not None
@@ -388,52 +379,3 @@ class _Batch:
 
     def has(self, stream: str, seq: int) -> bool:
         return (stream, seq) in self._seqs
-
-
-def frames_message(gateway_time: str, info: DeviceInfo, items: Sequence[OutboxItem]) -> bytes:
-    """The frames envelope of docs/wire.md for one device."""
-    document = {
-        "gateway_time": gateway_time,
-        "device": {"id": info.device_id, "address": info.address, "profile": info.profile_id},
-        "frames": [
-            {"seq": i.seq, "uuid": i.kind, "data": i.data.hex(), "time": i.time} for i in items
-        ],
-    }
-    return json.dumps(document, separators=(",", ":")).encode()
-
-
-def chunk_frames(
-    items: Sequence[OutboxItem],
-    context_of: dict[int, OutboxItem],
-    limit: int = MAX_FRAMES_PER_MESSAGE,
-) -> list[list[OutboxItem]]:
-    """Split one device's due frames (seq order) into messages.
-
-    A message never mixes two CGM sessions, always carries the Session Start Time of the
-    records in it (first), and never separates a Glucose Measurement from its Context.
-    ``context_of`` maps a context seq to its item (pending or kept).
-    """
-    chunks: list[list[OutboxItem]] = []
-    chunk: list[OutboxItem] = []
-    session: int | None = None
-
-    def close() -> None:
-        nonlocal chunk, session
-        if chunk:
-            if session is not None and all(i.seq != session for i in chunk):
-                context = context_of.get(session)
-                if context is not None:
-                    chunk.insert(0, context)
-            chunks.append(chunk)
-        chunk, session = [], None
-
-    for item in items:
-        key = item.seq if item.kind in CONTEXT_KINDS else item.context_seq
-        full = len(chunk) >= limit and item.kind != "2A34"
-        if chunk and (full or (key is not None and session is not None and key != session)):
-            close()
-        if key is not None:
-            session = key
-        chunk.append(item)
-    close()
-    return chunks

@@ -53,17 +53,18 @@ from gateway_firmware_sim.devices.native import (
 from gateway_firmware_sim.devices.oximeter import PulseOximeter
 from gateway_firmware_sim.devices.scale import WeightScale
 from gateway_firmware_sim.devices.thermometer import Thermometer
-from gateway_firmware_sim.firmware import CONTEXT_KINDS, DeviceInfo, GatewayFirmware
+from gateway_firmware_sim.firmware import GatewayFirmware
 from gateway_firmware_sim.mqtt_link import LinkEvent, MqttLink, Presence, wait_for_retained
-from gateway_firmware_sim.outbox import Outbox
 from gateway_firmware_sim.physiology._random import generator
 from gateway_firmware_sim.physiology.person import Person
 from gateway_firmware_sim.report import DeviceSummary, Summary, progress_line
-from gateway_firmware_sim.timebase import DAY, utc
+from gateway_firmware_sim.timebase import DAY, Zone, utc
 from gateway_firmware_sim.uplink import DeviceUplink, GatewayUplink, Uplink
 from gateway_firmware_sim.world import DeviceSpec, GatewaySpec, Scenario, World, build_world
+from hub.adapters.frame_outbox import FrameOutbox
 from hub.config import MqttSettings
 from hub.core.backoff import Backoff
+from hub.core.frame_messages import CONTEXT_KINDS, DeviceInfo
 from hub.core.wire import (
     bridge_status_topic,
     gateway_acks_topic,
@@ -229,22 +230,22 @@ class Fleet:
         c = self.config
         for p in world.patients:
             self.people[p.patient_id] = Person.create(
-                c.seed, p.patient_id, p.offset_s, p.conditions, p.planned
+                c.seed, p.patient_id, p.zone, p.conditions, p.planned
             )
-        offsets = {g.gateway_id: g.offset_s for g in world.gateways}
+        zones = {g.gateway_id: g.zone for g in world.gateways}
         for gateway in world.gateways:
             paired = [d.device_id for d in world.devices if d.gateway_id == gateway.gateway_id]
             self.gateways[gateway.gateway_id] = _Gateway(gateway, paired)
         for spec in world.devices:
             person = self.people[spec.patient_id]
             if spec.ble:
-                zone = offsets.get(spec.gateway_id or "", person.offset_s)
+                zone = zones.get(spec.gateway_id or "", person.zone)
                 self.ble[spec.device_id] = self._ble_device(spec, person, zone, world.start)
             else:
                 native = NATIVE_DEVICES[spec.kind](spec.device_id, person, world.start)
                 self.native[spec.device_id] = native
 
-    def _ble_device(self, spec: DeviceSpec, person: Person, zone: float, start: float) -> BleDevice:
+    def _ble_device(self, spec: DeviceSpec, person: Person, zone: Zone, start: float) -> BleDevice:
         fault = spec.clock
         rng = generator(self.config.seed, spec.device_id, "clock")
         clock = DeviceClock(
@@ -288,12 +289,12 @@ class Fleet:
     def _open_gateway(self, gw: _Gateway, now: float) -> None:
         c = self.config
         spec = gw.spec
-        outbox = Outbox.open(
+        outbox = FrameOutbox.open(
             c.data_dir / "gateways" / f"{spec.gateway_id}.sqlite3", context_kinds=CONTEXT_KINDS
         )
         firmware = GatewayFirmware(
             spec.gateway_id,
-            spec.offset_s,
+            spec.zone,
             outbox,
             seed=c.seed,
             malformed_rate=spec.malformed_rate,
@@ -328,7 +329,7 @@ class Fleet:
             name,
             outbox,
             link,
-            offset_s=spec.offset_s,
+            zone=spec.zone,
             info=info,
             frames_topic=gateway_frames_topic(spec.gateway_id),
             acks_topic=gateway_acks_topic(spec.gateway_id),
@@ -358,7 +359,7 @@ class Fleet:
 
     def _open_device(self, device: NativeDevice) -> None:
         c = self.config
-        outbox = Outbox.open(c.data_dir / "devices" / f"{device.device_id}.sqlite3")
+        outbox = FrameOutbox.open(c.data_dir / "devices" / f"{device.device_id}.sqlite3")
         upto = outbox.state("measured_upto")
         if upto is not None and float(upto) > device.measured_upto:
             device.measured_upto = float(upto)

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway_firmware_sim.delivery import DeliveryTracker, Key
 from gateway_firmware_sim.devices.native import NativeDevice
-from gateway_firmware_sim.firmware import DeviceInfo, chunk_frames, frames_message
 from gateway_firmware_sim.mqtt_link import (
     Connected,
     Delivered,
@@ -30,8 +28,10 @@ from gateway_firmware_sim.mqtt_link import (
     MqttLink,
     Received,
 )
-from gateway_firmware_sim.outbox import Outbox, OutboxItem
-from gateway_firmware_sim.timebase import iso_local
+from gateway_firmware_sim.timebase import Zone, iso_local
+from hub.adapters.frame_outbox import FrameOutbox
+from hub.core.delivery import DeliveryTracker, Key
+from hub.core.frame_messages import DeviceInfo, OutboxItem, chunk_frames, frames_message
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class UplinkStats:
 
 class Uplink:
     def __init__(
-        self, name: str, outbox: Outbox, link: MqttLink, *, ack_timeout_s: float = 30.0
+        self, name: str, outbox: FrameOutbox, link: MqttLink, *, ack_timeout_s: float = 30.0
     ) -> None:
         self.name = name
         self.outbox = outbox
@@ -134,10 +134,10 @@ class GatewayUplink(Uplink):
     def __init__(
         self,
         name: str,
-        outbox: Outbox,
+        outbox: FrameOutbox,
         link: MqttLink,
         *,
-        offset_s: float,
+        zone: Zone,
         info: Callable[[str], DeviceInfo | None],
         frames_topic: str,
         acks_topic: str,
@@ -147,7 +147,7 @@ class GatewayUplink(Uplink):
         ack_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(name, outbox, link, ack_timeout_s=ack_timeout_s)
-        self.offset_s = offset_s
+        self.zone = zone
         self.info = info
         self.frames_topic = frames_topic
         self.acks_topic = acks_topic
@@ -180,7 +180,9 @@ class GatewayUplink(Uplink):
     def compose(
         self, due: list[OutboxItem], sim_now: float
     ) -> list[tuple[str, bytes, list[OutboxItem]]]:
-        gateway_time = iso_local(sim_now, self.offset_s)
+        gateway_time = iso_local(sim_now, self.zone)
+        # The wire states an IANA zone; a gateway on a fixed offset (tests) states none.
+        zone = self.zone if isinstance(self.zone, str) else None
         by_device: dict[str, list[OutboxItem]] = {}
         for item in due:
             by_device.setdefault(item.stream, []).append(item)
@@ -194,7 +196,9 @@ class GatewayUplink(Uplink):
                 and (context := self.outbox.get(device_id, i.context_seq)) is not None
             }
             for chunk in chunk_frames(items, contexts):
-                out.append((self.frames_topic, frames_message(gateway_time, info, chunk), chunk))
+                out.append(
+                    (self.frames_topic, frames_message(gateway_time, info, chunk, zone=zone), chunk)
+                )
         return out
 
     def after_publish(self, topic: str, payload: bytes) -> None:
@@ -209,7 +213,12 @@ class DeviceUplink(Uplink):
     release_on_puback = True
 
     def __init__(
-        self, device: NativeDevice, outbox: Outbox, link: MqttLink, *, ack_timeout_s: float = 30.0
+        self,
+        device: NativeDevice,
+        outbox: FrameOutbox,
+        link: MqttLink,
+        *,
+        ack_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(device.device_id, outbox, link, ack_timeout_s=ack_timeout_s)
         self.device = device

@@ -48,15 +48,16 @@ class Scenario(enum.StrEnum):
 
 ALL_SCENARIOS = frozenset(Scenario)
 
-# UTC offsets of the gateways' homes (fixed for a run): mainland France, then overseas.
-ZONES: tuple[tuple[float, int], ...] = (
-    (0.80, 3600),  # Paris (winter time)
-    (0.05, 4 * 3600),  # La Réunion
-    (0.05, -4 * 3600),  # Guadeloupe, Martinique
-    (0.04, -3 * 3600),  # Guyane
-    (0.03, 3 * 3600),  # Mayotte
-    (0.03, 11 * 3600),  # Nouvelle-Calédonie
+# IANA zones of the gateways' homes: mainland France, then overseas.
+ZONES: tuple[tuple[float, str], ...] = (
+    (0.80, "Europe/Paris"),
+    (0.05, "Indian/Reunion"),
+    (0.05, "America/Guadeloupe"),  # Guadeloupe, Martinique
+    (0.04, "America/Cayenne"),  # Guyane
+    (0.03, "Indian/Mayotte"),
+    (0.03, "Pacific/Noumea"),  # Nouvelle-Calédonie
 )
+DEMO_ZONE = "Europe/Paris"  # patient 1's
 
 BLE_KINDS = ("cgm", "glucose-meter", "bp-cuff", "scale", "thermometer", "oximeter", "hr-strap")
 # Devices with no time of their own (their readings take the gateway's time): never given a
@@ -88,7 +89,7 @@ class DeviceSpec:
 class PatientSpec:
     patient_id: str
     index: int
-    offset_s: float
+    zone: str  # IANA
     conditions: Conditions
     planned: PlannedEpisodes = field(default_factory=PlannedEpisodes)
 
@@ -96,7 +97,7 @@ class PatientSpec:
 @dataclass(frozen=True, slots=True)
 class GatewaySpec:
     gateway_id: str
-    offset_s: float
+    zone: str  # IANA
     patients: tuple[str, ...]
     listens_to: tuple[str, ...] = ()  # devices of another gateway it also hears
     malformed_rate: float = 0.0
@@ -246,7 +247,7 @@ def _kit(seed: int, index: int, conditions: Conditions) -> list[tuple[str, str, 
     return kit
 
 
-def _zone(seed: int, key: str) -> int:
+def _zone(seed: int, key: str) -> str:
     rng = generator(seed, "zone", key)
     return _pick(rng, ZONES)
 
@@ -270,12 +271,12 @@ def build_world(
     gateway_of = {i: f"gw-{(k % count) + 1:04d}" for k, i in enumerate(ble_patients)}
     gateway_ids = sorted(set(gateway_of.values()))
     gateway_zone = {g: _zone(seed, g) for g in gateway_ids}
-    offsets = {
+    zones = {
         i: gateway_zone[gateway_of[i]] if i in gateway_of else _zone(seed, patient_id(i))
         for i in kits
     }
-    if 1 in offsets:
-        offsets[1] = 3600
+    if 1 in zones:
+        zones[1] = DEMO_ZONE
     rng = generator(seed, "scenarios", *sorted(s.value for s in scenarios))
     span = end - start
 
@@ -393,7 +394,7 @@ def build_world(
         PatientSpec(
             patient_id(i),
             i,
-            offsets[i],
+            zones[i],
             conditions[i],
             _planned(seed, i, conditions[i], start, end),
         )

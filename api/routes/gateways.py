@@ -5,7 +5,10 @@ It is registered by the device maker or remote-monitoring provider that deploys 
 admin), with the IANA time zone of the home; its owner pairs it with devices the owner
 registered. The hub refuses frames — dead letter ``not-paired``, audited — for a device the
 gateway is not paired with at that time, and every frame of an unregistered or revoked
-gateway. Pairing, unpairing and revocation take effect with the next message.
+gateway. Pairing, unpairing and revocation take effect with the next message. ``GET`` also
+says how the gateway is doing: its retained status (docs/wire.md, "Gateway status"), as the
+bridge recorded it — online or offline since when, its outbox, each device's last-seen time,
+battery and clock offset.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from api.auth import CurrentPrincipal, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
 from api.types import DeviceId
-from hub.adapters.registry.repo import DeviceConflict, GatewayRecord
+from hub.adapters.registry.repo import DeviceConflict, GatewayHealth, GatewayRecord
 from hub.adapters.tokens import Principal, Role
 from hub.core.wire import WireError, check_zone
 
@@ -43,6 +46,33 @@ class GatewayIn(BaseModel):
             raise ValueError(err.reason) from err
 
 
+class DeviceHealthOut(BaseModel):
+    device_id: str
+    address: str | None
+    profile: str | None
+    connected: bool | None
+    last_seen: datetime | None = Field(description="the gateway's time when it last heard it")
+    battery_percent: int | None
+    clock_offset_s: float | None = Field(
+        description="device clock minus the gateway's, when the gateway last read it"
+    )
+
+
+class OutboxHealthOut(BaseModel):
+    pending: int = Field(description="frames waiting for the hub's ack")
+    bytes: int
+    refused: int = Field(description="frames refused because the outbox was full, ever")
+
+
+class GatewayHealthOut(BaseModel):
+    status: str = Field(description="online | offline (its retained status, docs/wire.md)")
+    since: datetime = Field(description="when the hub first received this state")
+    reported: datetime | None = Field(description="the gateway's own time in its last status")
+    software: str | None
+    outbox: OutboxHealthOut | None
+    devices: list[DeviceHealthOut]
+
+
 class GatewayOut(BaseModel):
     gateway_id: str
     owner: str
@@ -50,6 +80,35 @@ class GatewayOut(BaseModel):
     registered: datetime
     revoked: datetime | None
     devices: list[str] = Field(description="devices it may speak for now")
+    health: GatewayHealthOut | None = Field(description="None: it never reported a status")
+
+
+def _health(health: GatewayHealth | None) -> GatewayHealthOut | None:
+    if health is None:
+        return None
+    details = health.details
+    outbox = None if details is None else details.outbox
+    return GatewayHealthOut(
+        status=health.status,
+        since=health.since,
+        reported=health.reported,
+        software=None if details is None else details.software,
+        outbox=None
+        if outbox is None
+        else OutboxHealthOut(pending=outbox.pending, bytes=outbox.bytes, refused=outbox.refused),
+        devices=[
+            DeviceHealthOut(
+                device_id=d.device_id,
+                address=d.address,
+                profile=d.profile_id,
+                connected=d.connected,
+                last_seen=d.last_seen,
+                battery_percent=d.battery_percent,
+                clock_offset_s=None if d.clock_offset_s is None else float(d.clock_offset_s),
+            )
+            for d in (details.devices if details is not None else ())
+        ],
+    )
 
 
 def _out(record: GatewayRecord) -> GatewayOut:
@@ -60,6 +119,7 @@ def _out(record: GatewayRecord) -> GatewayOut:
         registered=record.created,
         revoked=record.revoked,
         devices=list(record.devices),
+        health=_health(record.health),
     )
 
 

@@ -30,7 +30,7 @@ from gateway_firmware_sim.physiology.person import Conditions, Person
 from gateway_firmware_sim.physiology.pressure import BpVariant
 from gateway_firmware_sim.timebase import HOUR
 
-PARIS = 3600.0
+PARIS = "Europe/Paris"
 # kind -> (device model, id prefix)
 KINDS: dict[str, tuple[type[BleDevice], str]] = {
     "glucose-meter": (GlucoseMeter, "ble-gm"),

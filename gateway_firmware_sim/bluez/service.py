@@ -36,6 +36,7 @@ from dbus_fast.message import Message
 
 from gateway_firmware_sim.bluez import errors, paths
 from gateway_firmware_sim.bluez.adapter1 import ADAPTER, Adapter1, AdapterState
+from gateway_firmware_sim.bluez.bus_writer import patient
 from gateway_firmware_sim.bluez.client_methods import ClientMethods, Reply
 from gateway_firmware_sim.bluez.discovery import Discovery, Sighting, parse_filter
 from gateway_firmware_sim.bluez.errors import DisconnectReason
@@ -112,7 +113,7 @@ class SimulatedBluez:
 
     async def start(self, bus_address: str) -> None:
         """Connect to the bus at ``bus_address``, export the adapter, own ``org.bluez``."""
-        bus = await MessageBus(bus_address=bus_address, negotiate_unix_fd=True).connect()
+        bus = patient(await MessageBus(bus_address=bus_address, negotiate_unix_fd=True).connect())
         worker = DeviceWorker()
         self._host = Host(
             bus,

@@ -35,7 +35,7 @@ from device_profiles.gatt_time import (
 )
 from device_profiles.registry import decode_characteristic
 from gateway_firmware_sim.physiology.person import Person
-from gateway_firmware_sim.timebase import naive_local
+from gateway_firmware_sim.timebase import Zone, naive_local
 
 LATENCY_S = 2.0  # from the end of a measurement to the value reaching the gateway
 NOT_ADJUSTED = AdjustReason(0)
@@ -47,13 +47,14 @@ SPACING_S = 0.2  # between consecutive notifications of a transfer
 
 @dataclass(slots=True)
 class DeviceClock:
-    """A device's wall clock: local time in its zone plus an error that drifts.
+    """A device's wall clock: the wall time of its zone (daylight saving included) plus an
+    error that drifts.
 
     ``settable=False`` is a device whose clock the gateway cannot set (no Current Time
     Service, or firmware that ignores the write).
     """
 
-    offset_s: float
+    zone: Zone
     error_s: float = 0.0
     drift_ppm: float = 0.0
     set_at: float = 0.0
@@ -64,14 +65,14 @@ class DeviceClock:
 
     def local(self, t: float) -> datetime:
         """The naive local time the device shows at ``t`` (whole seconds)."""
-        return naive_local(t + self.error(t), self.offset_s)
+        return naive_local(t + self.error(t), self.zone)
 
     def gatt(self, t: float) -> GattDateTime:
         return GattDateTime.from_datetime(self.local(t))
 
     def set_to(self, t: float, shown: datetime) -> None:
         """Make the clock show ``shown`` (naive local) at ``t``; the drift continues."""
-        self.error_s = (shown - naive_local(t, self.offset_s)).total_seconds() - (t % 1.0)
+        self.error_s = (shown - naive_local(t, self.zone)).total_seconds() - (t % 1.0)
         self.set_at = t
 
     def reset_to(self, t: float, shown: datetime) -> None:

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from device_profiles import uuids
 from device_profiles.cgm import (
+    DST_OFFSETS,
     CgmRecord,
     CgmSessionStartTime,
     CgmStatus,
@@ -38,7 +39,10 @@ from gateway_firmware_sim.devices.base import (
 )
 from gateway_firmware_sim.physiology.glucose import CGM_RANGE, SensorSession
 from gateway_firmware_sim.physiology.person import Person
-from gateway_firmware_sim.timebase import MINUTE
+from gateway_firmware_sim.timebase import MINUTE, dst_seconds, utc_offset
+
+# Daylight-saving minutes -> the DST Offset value (GATT Specification Supplement, "DST Offset").
+_DST_CODES = {minutes: code for code, minutes in DST_OFFSETS.items() if minutes is not None}
 
 
 def _status(value: float) -> tuple[CgmStatus, frozenset[str]]:
@@ -75,10 +79,13 @@ class ContinuousGlucoseMonitor(BleDevice):
         self.memory.clear()
         self.session = session
         start = float(int(session.start))
+        # The Session Start Time states the standard offset (Time Zone) and the daylight-
+        # saving part (DST Offset) apart (GATT Specification Supplement, 0x2AAA).
+        dst = dst_seconds(start, self.clock.zone)
         self.session_start_time = CgmSessionStartTime(
             start=self.clock.gatt(start),
-            time_zone=round(self.clock.offset_s / (15 * MINUTE)),
-            dst_offset=0,
+            time_zone=round((utc_offset(start, self.clock.zone) - dst) / (15 * MINUTE)),
+            dst_offset=_DST_CODES[round(dst / MINUTE)],
             e2e_crc=True,
         )
 

@@ -63,7 +63,7 @@ def test_plan(person: Person, day: int) -> list[tuple[float, Meal, str | None, f
     """The tests of one local day: (time, meal context, meal kind, carbs grams)."""
     rng = generator(person.seed, person.patient_id, "meter-tests", day)
     meals = {meal.kind: meal for meal in person.glucose.meals(day)}
-    midnight = day_start(day, person.offset_s)
+    midnight = day_start(day, person.zone)
     breakfast = meals.get("breakfast")
     fasting = breakfast.time - 10 * MINUTE if breakfast else midnight + 7.5 * HOUR
     plan: list[tuple[float, Meal, str | None, float]] = [(fasting, Meal.FASTING, None, 0.0)]
@@ -106,7 +106,7 @@ class GlucoseMeter(BleDevice):
     def _measure(self, t0: float, t1: float) -> list[StoredRecord]:
         person = self.wearer
         out = []
-        for day in local_days(t0, t1, person.offset_s):
+        for day in local_days(t0, t1, person.zone):
             for when, meal, meal_kind, carbs in test_plan(person, day):
                 if not t0 <= when < t1:
                     continue

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from gateway_firmware_sim.devices.base import DeviceStats, whole_seconds
-from gateway_firmware_sim.outbox import OutboxItem
 from gateway_firmware_sim.physiology._random import generator
 from gateway_firmware_sim.physiology.glucose import meter_reading
 from gateway_firmware_sim.physiology.person import Person
 from gateway_firmware_sim.timebase import HOUR, iso_local, iso_utc, local_days
+from hub.core.frame_messages import OutboxItem
 from hub.core.wire import device_json_topic, device_readings_topic
 
 MMOL_PER_MG_DL = 1 / 18.016
@@ -226,7 +226,7 @@ class GlucoCloudMeter(NativeDevice):
     def _measure(self, t0: float, t1: float) -> list[Measured]:
         person = self.wearer
         out = []
-        for day in local_days(t0, t1, person.offset_s):
+        for day in local_days(t0, t1, person.zone):
             rng = generator(person.seed, self.device_id, "glucocloud-tests", day)
             meals = person.glucose.meals(day)
             times = [m.time - 600 for m in meals if m.kind in ("breakfast", "dinner")]
@@ -264,7 +264,7 @@ class NimbusScale(NativeDevice):
                 "data": {
                     "body": {"weight": {"value": r.kg, "unit": "kg"}, "fat_permille": fat_permille},
                     "user": 1,
-                    "measured_at": iso_local(t, person.offset_s),
+                    "measured_at": iso_local(t, person.zone),
                 }
             }
             out.append(Measured(t, record, 2))

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway_firmware_sim.physiology._random import FloatArray, generator, normal_at, stream_key
-from gateway_firmware_sim.timebase import DAY, HOUR, MINUTE, day_start, local_day, local_hours
+from gateway_firmware_sim.timebase import DAY, HOUR, MINUTE, Zone, day_start, local_day, local_hours
 
 ISF_LAG_S = 8 * MINUTE
 GLUCOSE_FLOOR = 39.0
@@ -117,7 +117,7 @@ class GlucoseModel:
     seed: int
     key: str
     scenario: GlucoseScenario
-    offset_s: float
+    zone: Zone
     fasting: float
     slow_periods_s: FloatArray
     slow_phases: FloatArray
@@ -128,7 +128,7 @@ class GlucoseModel:
 
     @classmethod
     def create(
-        cls, seed: int, key: str, scenario: GlucoseScenario, offset_s: float = 0.0
+        cls, seed: int, key: str, scenario: GlucoseScenario, zone: Zone = 0.0
     ) -> GlucoseModel:
         params = SCENARIOS[scenario]
         rng = generator(seed, key, "glucose")
@@ -137,7 +137,7 @@ class GlucoseModel:
             seed=seed,
             key=key,
             scenario=scenario,
-            offset_s=offset_s,
+            zone=zone,
             fasting=float(rng.uniform(*params.fasting)),
             slow_periods_s=rng.uniform(3, 30, components) * HOUR,
             slow_phases=rng.uniform(0, 2 * math.pi, components),
@@ -156,7 +156,7 @@ class GlucoseModel:
             return cached
         p = self.params
         rng = generator(self.seed, self.key, "meals", day)
-        midnight = day_start(day, self.offset_s)
+        midnight = day_start(day, self.zone)
         plan = (
             ("breakfast", 7.0, 0.90, (30, 60)),
             ("lunch", 12.0, 0.97, (45, 85)),
@@ -182,7 +182,7 @@ class GlucoseModel:
         rng = generator(self.seed, self.key, "exercise", day)
         sessions: tuple[ExerciseSession, ...] = ()
         if rng.random() < p.exercise_per_week / 7:
-            start = day_start(day, self.offset_s) + (17.0 + rng.uniform(0, 1.5)) * HOUR
+            start = day_start(day, self.zone) + (17.0 + rng.uniform(0, 1.5)) * HOUR
             sessions = (
                 ExerciseSession(
                     start, rng.uniform(30, 60) * MINUTE, p.exercise_drop * rng.uniform(0.6, 1.2)
@@ -197,7 +197,7 @@ class GlucoseModel:
             return cached
         rng = generator(self.seed, self.key, "hypo", day)
         count = int(rng.poisson(self.params.hypo_per_week / 7))
-        midnight = day_start(day, self.offset_s)
+        midnight = day_start(day, self.zone)
         episodes = []
         for _ in range(count):
             nocturnal = rng.random() < 0.5
@@ -218,13 +218,13 @@ class GlucoseModel:
     # --- evaluation -------------------------------------------------------------------------
 
     def _days(self, t: FloatArray) -> range:
-        first = local_day(float(t.min()), self.offset_s)
-        last = local_day(float(t.max()), self.offset_s)
+        first = local_day(float(t.min()), self.zone)
+        last = local_day(float(t.max()), self.zone)
         return range(first - 1, last + 1)  # yesterday's dinner still acts after midnight
 
     def _base(self, t: FloatArray) -> FloatArray:
         p = self.params
-        hours = local_hours(t, self.offset_s)
+        hours = local_hours(t, self.zone)
         value = self.fasting + p.dawn * np.exp(-((hours - 6.0) ** 2) / (2 * 1.2**2))
         for period, phase in zip(self.slow_periods_s, self.slow_phases, strict=True):
             value = value + self.slow_amplitude * np.sin(2 * np.pi * t / period + phase)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway_firmware_sim.physiology._random import FloatArray, generator, normal_at, stream_key
-from gateway_firmware_sim.timebase import HOUR, MINUTE, day_start, local_days
+from gateway_firmware_sim.timebase import HOUR, MINUTE, Zone, day_start, local_days
 
 REST_BEFORE_S = 5 * MINUTE
 WARM_UP_S = 5 * MINUTE
@@ -47,7 +47,7 @@ class HeartSample:
 class HeartRateModel:
     seed: int
     key: str
-    offset_s: float
+    zone: Zone
     resting: float
     maximum: float
     sessions_per_week: float
@@ -58,24 +58,24 @@ class HeartRateModel:
         cls,
         seed: int,
         key: str,
-        offset_s: float = 0.0,
+        zone: Zone = 0.0,
         *,
         age: float = 60,
         resting: float = 68,
         sessions_per_week: float = 3.0,
     ) -> HeartRateModel:
-        return cls(seed, key, offset_s, resting, 208 - 0.7 * age, sessions_per_week)
+        return cls(seed, key, zone, resting, 208 - 0.7 * age, sessions_per_week)
 
     def sessions(self, t0: float, t1: float) -> list[EffortSession]:
         out = []
-        for day in local_days(t0 - 2 * HOUR, t1 + 2 * HOUR, self.offset_s):
+        for day in local_days(t0 - 2 * HOUR, t1 + 2 * HOUR, self.zone):
             rng = generator(self.seed, self.key, "effort", day)
             if rng.random() >= self.sessions_per_week / 7:
                 continue
             hour = rng.uniform(10.0, 11.0) if rng.random() < 0.5 else rng.uniform(17.0, 18.0)
             reserve = self.maximum - self.resting
             session = EffortSession(
-                day_start(day, self.offset_s) + hour * HOUR,
+                day_start(day, self.zone) + hour * HOUR,
                 float(rng.uniform(25, 40)) * MINUTE,
                 float(self.resting + rng.uniform(0.60, 0.75) * reserve),
             )

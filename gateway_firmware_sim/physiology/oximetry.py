@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway_firmware_sim.physiology._random import FloatArray, generator, normal_at, stream_key
-from gateway_firmware_sim.timebase import HOUR, MINUTE, day_start, local_days, local_hours
+from gateway_firmware_sim.timebase import HOUR, MINUTE, Zone, day_start, local_days, local_hours
 
 SLEEP_START_H = 23.0
 SLEEP_HOURS = 8.0
@@ -40,7 +40,7 @@ class OxiReading:
 class OximetryModel:
     seed: int
     key: str
-    offset_s: float
+    zone: Zone
     baseline: float
     resting_pulse: float
     copd: bool
@@ -49,17 +49,17 @@ class OximetryModel:
 
     @classmethod
     def create(
-        cls, seed: int, key: str, offset_s: float = 0.0, *, copd: bool, resting_pulse: float
+        cls, seed: int, key: str, zone: Zone = 0.0, *, copd: bool, resting_pulse: float
     ) -> OximetryModel:
         rng = generator(seed, key, "oximetry")
         baseline = rng.uniform(89.0, 93.5) if copd else rng.uniform(96.0, 98.5)
-        return cls(seed, key, offset_s, float(baseline), resting_pulse, copd, 0.35 if copd else 0)
+        return cls(seed, key, zone, float(baseline), resting_pulse, copd, 0.35 if copd else 0)
 
     def desaturations(self, night: int) -> list[Desaturation]:
         """Desaturations of the night starting on local day ``night``."""
         rng = generator(self.seed, self.key, "desaturation", night)
         rate = 8.0 if self.copd else 0.5
-        start = day_start(night, self.offset_s) + SLEEP_START_H * HOUR
+        start = day_start(night, self.zone) + SLEEP_START_H * HOUR
         events = []
         for _ in range(int(rng.poisson(rate * SLEEP_HOURS))):
             events.append(
@@ -75,7 +75,7 @@ class OximetryModel:
         """The true saturation (%) at each time, before the device's rounding and noise."""
         t = np.atleast_1d(np.asarray(times, dtype=np.float64))
         value = np.full(t.size, self.baseline)
-        for night in local_days(float(t.min()) - 12 * HOUR, float(t.max()) + 1, self.offset_s):
+        for night in local_days(float(t.min()) - 12 * HOUR, float(t.max()) + 1, self.zone):
             for event in self.desaturations(night):
                 tau = t - event.start
                 # trapezoid: 15 s down, hold, 20 s back up
@@ -86,7 +86,7 @@ class OximetryModel:
 
     def pulse(self, times: FloatArray | list[float]) -> FloatArray:
         t = np.atleast_1d(np.asarray(times, dtype=np.float64))
-        hours = local_hours(t, self.offset_s)
+        hours = local_hours(t, self.zone)
         asleep = (hours >= SLEEP_START_H) | (hours < SLEEP_START_H + SLEEP_HOURS - 24)
         return np.asarray(self.resting_pulse + np.where(asleep, -6.0, 4.0), dtype=np.float64)
 
@@ -104,9 +104,9 @@ class OximetryModel:
 
     def spot_checks(self, t0: float, t1: float) -> list[OxiReading]:
         times = []
-        for day in local_days(t0, t1, self.offset_s):
+        for day in local_days(t0, t1, self.zone):
             rng = generator(self.seed, self.key, "spot-checks", day)
-            midnight = day_start(day, self.offset_s)
+            midnight = day_start(day, self.zone)
             for hour in (9.0, 14.0, 20.0):
                 when = midnight + (hour + rng.uniform(-0.5, 0.5)) * HOUR
                 taken = rng.random() < 0.9
@@ -117,10 +117,10 @@ class OximetryModel:
     def recorded_nights(self, t0: float, t1: float) -> list[tuple[float, float]]:
         """``(start, end)`` of the overnight recordings overlapping ``[t0, t1)``."""
         out = []
-        for night in local_days(t0 - 12 * HOUR, t1, self.offset_s):
+        for night in local_days(t0 - 12 * HOUR, t1, self.zone):
             rng = generator(self.seed, self.key, "recorded-night", night)
             if rng.random() < self.recorded_night_probability:
-                start = day_start(night, self.offset_s) + SLEEP_START_H * HOUR
+                start = day_start(night, self.zone) + SLEEP_START_H * HOUR
                 end = start + SLEEP_HOURS * HOUR
                 if start < t1 and end > t0:
                     out.append((start, end))

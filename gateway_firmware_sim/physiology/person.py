@@ -17,6 +17,7 @@ from gateway_firmware_sim.physiology.oximetry import OximetryModel
 from gateway_firmware_sim.physiology.pressure import BloodPressureModel, BpVariant
 from gateway_firmware_sim.physiology.temperature import TemperatureModel
 from gateway_firmware_sim.physiology.weight import FluidEpisode, WeightModel
+from gateway_firmware_sim.timebase import Zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class PlannedEpisodes:
 class Person:
     seed: int
     patient_id: str
-    offset_s: float  # the person's (and their gateway's) UTC offset
+    zone: Zone  # of the person's home (and gateway): an IANA name, or a UTC offset
     conditions: Conditions
     age: int
     height_m: float
@@ -64,7 +65,7 @@ class Person:
         cls,
         seed: int,
         patient_id: str,
-        offset_s: float,
+        zone: Zone,
         conditions: Conditions,
         planned: PlannedEpisodes = PlannedEpisodes(),
     ) -> Person:
@@ -72,7 +73,7 @@ class Person:
         return cls(
             seed,
             patient_id,
-            offset_s,
+            zone,
             conditions,
             int(rng.integers(35, 85)),
             round(float(rng.uniform(1.55, 1.90)), 2),
@@ -85,7 +86,7 @@ class Person:
         # Built once: it caches the day's meals, sessions and hypos it has drawn.
         if self._glucose is None:
             self._glucose = GlucoseModel.create(
-                self.seed, self.patient_id, self.conditions.glucose, self.offset_s
+                self.seed, self.patient_id, self.conditions.glucose, self.zone
             )
         return self._glucose
 
@@ -99,7 +100,7 @@ class Person:
             self.seed,
             self.patient_id,
             self.conditions.blood_pressure,
-            self.offset_s,
+            self.zone,
             self.resting_pulse,
         )
 
@@ -108,7 +109,7 @@ class Person:
         return WeightModel.create(
             self.seed,
             self.patient_id,
-            self.offset_s,
+            self.zone,
             height_m=self.height_m,
             heart_failure=self.conditions.heart_failure,
             planned=self.planned.fluid,
@@ -119,7 +120,7 @@ class Person:
         return OximetryModel.create(
             self.seed,
             self.patient_id,
-            self.offset_s,
+            self.zone,
             copd=self.conditions.copd,
             resting_pulse=self.resting_pulse,
         )
@@ -130,7 +131,7 @@ class Person:
         return TemperatureModel.create(
             self.seed,
             self.patient_id,
-            self.offset_s,
+            self.zone,
             fevers_per_day=rate,
             planned=self.planned.fevers,
         )
@@ -140,7 +141,7 @@ class Person:
         return HeartRateModel.create(
             self.seed,
             self.patient_id,
-            self.offset_s,
+            self.zone,
             age=self.age,
             resting=self.resting_pulse,
             sessions_per_week=3.0 if self.conditions.cardiac_rehab else 0.0,

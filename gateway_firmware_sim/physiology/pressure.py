@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateway_firmware_sim.physiology._random import generator, normal_at, stream_key
-from gateway_firmware_sim.timebase import HOUR, MINUTE, day_start, local_days
+from gateway_firmware_sim.timebase import HOUR, MINUTE, Zone, day_start, local_days
 
 
 class BpVariant(enum.StrEnum):
@@ -69,7 +69,7 @@ class BloodPressureModel:
     seed: int
     key: str
     variant: BpVariant
-    offset_s: float
+    zone: Zone
     systolic: float
     diastolic: float
     resting_pulse: float
@@ -82,7 +82,7 @@ class BloodPressureModel:
         seed: int,
         key: str,
         variant: BpVariant,
-        offset_s: float = 0.0,
+        zone: Zone = 0.0,
         resting_pulse: float = 70.0,
     ) -> BloodPressureModel:
         p = VARIANTS[variant]
@@ -91,7 +91,7 @@ class BloodPressureModel:
             seed,
             key,
             variant,
-            offset_s,
+            zone,
             float(rng.uniform(*p.systolic)),
             float(rng.uniform(*p.diastolic)),
             resting_pulse,
@@ -105,7 +105,7 @@ class BloodPressureModel:
 
     def _sessions(self, day: int) -> list[tuple[str, float]]:
         rng = generator(self.seed, self.key, "bp-sessions", day)
-        midnight = day_start(day, self.offset_s)
+        midnight = day_start(day, self.zone)
         sessions = []
         morning = midnight + (self.wake_hour + rng.uniform(0.1, 0.6)) * HOUR
         evening = midnight + rng.uniform(20.5, 22.0) * HOUR
@@ -123,8 +123,8 @@ class BloodPressureModel:
         p = self.params
         noise = stream_key(self.seed, self.key, "bp-noise")
         out = []
-        for day in local_days(t0, t1, self.offset_s):
-            midnight = day_start(day, self.offset_s)
+        for day in local_days(t0, t1, self.zone):
+            midnight = day_start(day, self.zone)
             for session, start in self._sessions(day):
                 rng = generator(self.seed, self.key, "bp-session", day, session)
                 effect_s, effect_d = rng.normal(0, 5), rng.normal(0, 3)

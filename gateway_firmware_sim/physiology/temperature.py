@@ -16,7 +16,7 @@ import numpy as np
 
 from gateway_firmware_sim.physiology._episodes import Episode, poisson_episodes
 from gateway_firmware_sim.physiology._random import FloatArray, generator, normal_at, stream_key
-from gateway_firmware_sim.timebase import DAY, HOUR, day_start, local_days, local_hours
+from gateway_firmware_sim.timebase import DAY, HOUR, Zone, day_start, local_days, local_hours
 
 FEVER_THRESHOLD = 37.8
 SITE_OFFSET = {"ear": 0.0, "armpit": -0.4, "mouth": -0.2}
@@ -51,7 +51,7 @@ class TemperatureReading:
 class TemperatureModel:
     seed: int
     key: str
-    offset_s: float
+    zone: Zone
     baseline: float
     fevers_per_day: float
     site: str
@@ -62,16 +62,14 @@ class TemperatureModel:
         cls,
         seed: int,
         key: str,
-        offset_s: float = 0.0,
+        zone: Zone = 0.0,
         *,
         fevers_per_day: float = 1 / 40,
         planned: tuple[Episode, ...] = (),
     ) -> TemperatureModel:
         rng = generator(seed, key, "temperature")
         site = "ear" if rng.random() < 0.6 else "armpit"
-        return cls(
-            seed, key, offset_s, float(rng.uniform(36.4, 36.9)), fevers_per_day, site, planned
-        )
+        return cls(seed, key, zone, float(rng.uniform(36.4, 36.9)), fevers_per_day, site, planned)
 
     def fevers(self, t0: float, t1: float) -> list[Episode]:
         lookback = 12 * HOUR + 3 * DAY + 24 * HOUR
@@ -90,7 +88,7 @@ class TemperatureModel:
     def core(self, times: FloatArray | list[float]) -> FloatArray:
         """Core temperature (Cel) at each time."""
         t = np.atleast_1d(np.asarray(times, dtype=np.float64))
-        circadian = 0.3 * np.cos(2 * math.pi * (local_hours(t, self.offset_s) - 17.0) / 24)
+        circadian = 0.3 * np.cos(2 * math.pi * (local_hours(t, self.zone) - 17.0) / 24)
         fever = np.zeros(t.size)
         for episode in self.fevers(float(t.min()), float(t.max()) + 1):
             fever = np.maximum(
@@ -102,9 +100,9 @@ class TemperatureModel:
     def readings(self, t0: float, t1: float) -> list[TemperatureReading]:
         noise = stream_key(self.seed, self.key, "temperature-noise")
         out = []
-        for day in local_days(t0, t1, self.offset_s):
+        for day in local_days(t0, t1, self.zone):
             rng = generator(self.seed, self.key, "thermometer", day)
-            midnight = day_start(day, self.offset_s)
+            midnight = day_start(day, self.zone)
             jitter = rng.uniform(-0.5, 0.5, 4)
             routine = rng.random(4) < 0.8
             for slot, hour in enumerate((8.0, 12.0, 16.0, 20.0)):

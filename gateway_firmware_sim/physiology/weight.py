@@ -20,7 +20,15 @@ import numpy as np
 
 from gateway_firmware_sim.physiology._episodes import Episode, poisson_episodes
 from gateway_firmware_sim.physiology._random import FloatArray, generator, normal_at, stream_key
-from gateway_firmware_sim.timebase import DAY, HOUR, MINUTE, day_start, local_days
+from gateway_firmware_sim.timebase import (
+    DAY,
+    HOUR,
+    MINUTE,
+    Zone,
+    day_start,
+    local_days,
+    utc_offsets,
+)
 
 RISE_S = 3 * DAY
 HOLD_S = 1 * DAY
@@ -54,7 +62,7 @@ class WeightReading:
 class WeightModel:
     seed: int
     key: str
-    offset_s: float
+    zone: Zone
     baseline_kg: float
     trend_kg_per_day: float
     height_m: float
@@ -67,7 +75,7 @@ class WeightModel:
         cls,
         seed: int,
         key: str,
-        offset_s: float = 0.0,
+        zone: Zone = 0.0,
         *,
         height_m: float = 1.70,
         heart_failure: bool = False,
@@ -78,7 +86,7 @@ class WeightModel:
         return cls(
             seed,
             key,
-            offset_s,
+            zone,
             round(float(bmi * height_m**2), 1),
             float(rng.uniform(-0.02, 0.02)),
             height_m,
@@ -115,7 +123,7 @@ class WeightModel:
     def true_weight(self, times: FloatArray | list[float]) -> FloatArray:
         """Weight without the day-to-day noise (kg)."""
         t = np.atleast_1d(np.asarray(times, dtype=np.float64))
-        days = (t + self.offset_s) / DAY
+        days = (t + utc_offsets(t, self.zone)) / DAY
         weekly = 0.1 * np.cos(2 * math.pi * (days - 4.0) / 7)  # day 4 of the epoch: a Monday
         return np.asarray(
             self.baseline_kg + self.trend_kg_per_day * (days - 20000) + weekly + self.fluid(t),
@@ -125,9 +133,9 @@ class WeightModel:
     def readings(self, t0: float, t1: float) -> list[WeightReading]:
         out = []
         noise = stream_key(self.seed, self.key, "weight-noise")
-        for day in local_days(t0, t1, self.offset_s):
+        for day in local_days(t0, t1, self.zone):
             rng = generator(self.seed, self.key, "weigh-in", day)
-            when = day_start(day, self.offset_s) + self.wake_hour * HOUR
+            when = day_start(day, self.zone) + self.wake_hour * HOUR
             when += float(rng.uniform(5, 30)) * MINUTE
             if rng.random() < 0.93 and t0 <= when < t1:
                 kg = self.true_weight([when])[0] + 0.25 * normal_at(noise, [when])[0]

@@ -59,3 +59,29 @@ class BridgeMetrics:
             "the broker's own count of dropped messages ($SYS/broker/publish/messages/dropped)",
             registry=r,
         )
+        # Gateway health, from their retained statuses (hs/v1/gateways/+/status): totals
+        # over gateways, never one series per gateway.
+        self.gateway_statuses = Counter(
+            "hub_gateway_status_messages",
+            "gateway status messages by outcome (online, offline, malformed, unregistered)",
+            ["outcome"],
+            registry=r,
+        )
+        self.gateways_online = Gauge(
+            "hub_gateways_online", "gateways whose latest status is online", registry=r
+        )
+        self.gateway_outbox_pending = Gauge(
+            "hub_gateway_outbox_pending_frames",
+            "frames waiting in online gateways' outboxes for the hub's ack, as they report",
+            registry=r,
+        )
+        self.gateway_outbox_refused = Gauge(
+            "hub_gateway_outbox_refused_frames",
+            "frames online gateways refused because their outbox was full, as they report",
+            registry=r,
+        )
+        self.gateway_devices_low_battery = Gauge(
+            "hub_gateway_devices_low_battery",
+            "devices of online gateways reporting a battery level under 20 %",
+            registry=r,
+        )

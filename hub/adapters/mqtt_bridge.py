@@ -13,6 +13,8 @@ Threads and ownership:
 * If the commit fails, nothing is acknowledged: the worker retries the same batch with capped
   exponential backoff; meanwhile the broker stops sending once ``receive_maximum``
   unacknowledged messages are in flight (MQTT 5 §3.3.4 flow control), so memory stays bounded.
+* Gateways' retained statuses (``hs/v1/gateways/+/status``, never shared) go through the same
+  batches: recorded in the registry (``hub.adapters.gateway_health``) before their PUBACK.
 
 A PUBACK is only sent on the connection that received the message: after a reconnect the
 broker redelivers what was not acknowledged (persistent session: ``clean_start`` off, session
@@ -38,17 +40,36 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.adapters.gateway_health import GatewayHealthBook, StatusStore
 from hub.adapters.metrics import BridgeMetrics
 from hub.config import MqttSettings
 from hub.core.backoff import Backoff
 from hub.core.batch import BatchIngestor, BatchReport, Incoming, IngestUnavailable
-from hub.core.wire import SUBSCRIPTIONS, bridge_status_topic, gateway_acks_topic, shared
+from hub.core.wire import (
+    STATUS_SUBSCRIPTIONS,
+    SUBSCRIPTIONS,
+    TopicKind,
+    WireError,
+    bridge_status_topic,
+    gateway_acks_topic,
+    parse_topic,
+    shared,
+)
 
 log = logging.getLogger(__name__)
 
 BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 # Reconnection and commit retries: 0.5 s doubling to 30 s, +/- 20 %.
 _BACKOFF = Backoff(base=0.5, cap=30.0, jitter=0.2)
+
+
+def _status_sender(topic: str) -> str | None:
+    """The gateway whose status ``topic`` is, or None for any other topic."""
+    try:
+        parsed = parse_topic(topic)
+    except WireError:
+        return None
+    return parsed.sender_id if parsed.kind is TopicKind.GATEWAY_STATUS else None
 
 
 def _status(state: str) -> str:
@@ -93,7 +114,12 @@ class _Received:
 
 class MqttBridge:
     def __init__(
-        self, settings: MqttSettings, ingestor: BatchIngestor, metrics: BridgeMetrics | None = None
+        self,
+        settings: MqttSettings,
+        ingestor: BatchIngestor,
+        metrics: BridgeMetrics | None = None,
+        *,
+        gateway_statuses: StatusStore | None = None,
     ) -> None:
         self.settings = settings
         self.ingestor = ingestor
@@ -103,6 +129,10 @@ class MqttBridge:
         self._connected = threading.Event()
         self.totals = BatchReport()
         self.metrics = metrics or BridgeMetrics()
+        # Gateway statuses, recorded in the registry (None: not read).
+        self._statuses = (
+            None if gateway_statuses is None else GatewayHealthBook(gateway_statuses, self.metrics)
+        )
         self.broker_dropped: int | None = None
         self._heartbeat = time.monotonic()
         self._connections = 0
@@ -158,6 +188,8 @@ class MqttBridge:
                 (shared(t, self.settings.share_group), SubscribeOptions(qos=1))
                 for t in SUBSCRIPTIONS
             ]
+            if self._statuses is not None:  # every bridge reads every retained status
+                topics += [(t, SubscribeOptions(qos=1)) for t in STATUS_SUBSCRIPTIONS]
             if self.settings.protocol == "5":
                 client.subscribe(topics)
             else:
@@ -257,7 +289,7 @@ class MqttBridge:
         while not self._stop.is_set():
             try:
                 with self.metrics.commit_seconds.time():
-                    return self.ingestor.ingest([r.message for r in batch])
+                    return self._commit_once(batch)
             except IngestUnavailable as err:
                 self.metrics.store_errors.inc()
                 delay = _BACKOFF.delay(attempt, random.random())
@@ -279,6 +311,21 @@ class MqttBridge:
             attempt += 1
             self._stop.wait(delay)
         return None
+
+    def _commit_once(self, batch: list[_Received]) -> BatchReport:
+        """Gateway statuses to the registry, then everything else to the ingestor."""
+        messages = []
+        for received in batch:
+            message = received.message
+            gateway_id = _status_sender(message.topic) if self._statuses is not None else None
+            if gateway_id is None:
+                messages.append(message)
+            else:
+                assert self._statuses is not None
+                self._statuses.record(gateway_id, message.payload, message.receive_time)
+        if not messages:
+            return BatchReport(messages=len(batch))
+        return self.ingestor.ingest(messages)
 
     def _acknowledge(self, batch: list[_Received], report: BatchReport) -> None:
         for received in batch:

@@ -59,6 +59,9 @@ SUBSCRIPTIONS: tuple[str, ...] = (
     f"{TOPIC_ROOT}/devices/+/json/+",
     f"{TOPIC_ROOT}/gateways/+/frames",
 )
+# Retained gateway statuses: every bridge reads them all (never through a shared group,
+# which would not deliver retained messages, MQTT 5 §4.8.2).
+STATUS_SUBSCRIPTIONS: tuple[str, ...] = (f"{TOPIC_ROOT}/gateways/+/status",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,3 +432,184 @@ def check_zone(value: Any, field: str = "zone") -> str | None:
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise WireError(f"unknown time zone {value!r}", field=field) from err
     return value
+
+
+# --- gateway status ---------------------------------------------------------------------
+
+MAX_STATUS_DEVICES = 64
+_STATUSES = frozenset({"online", "offline"})
+_STATUS_FIELDS = frozenset({"status", "time", "zone", "software", "outbox", "devices"})
+_OUTBOX_FIELDS = ("pending", "bytes", "refused")
+_DEVICE_FIELDS = frozenset(
+    {"id", "address", "profile", "connected", "last_seen", "battery", "clock_offset_s"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxHealth:
+    """A gateway's outbox: frames waiting for the hub's ack, their cost in bytes, and the
+    frames it refused because it was full (since it was created)."""
+
+    pending: int
+    bytes: int
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceHealth:
+    """One device as its gateway last knew it."""
+
+    device_id: str
+    address: str | None = None
+    profile_id: str | None = None
+    connected: bool | None = None
+    last_seen: datetime | None = None  # the gateway's time when it last heard the device
+    battery_percent: int | None = None  # Battery Level (0x2A19)
+    clock_offset_s: Decimal | None = None  # device clock minus the gateway's, when last read
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """The retained ``hs/v1/gateways/{id}/status`` document (docs/wire.md)."""
+
+    status: str  # "online" | "offline"
+    time: datetime | None = None
+    zone: str | None = None
+    software: str | None = None
+    outbox: OutboxHealth | None = None
+    devices: tuple[DeviceHealth, ...] = ()
+
+    @property
+    def online(self) -> bool:
+        return self.status == "online"
+
+
+def _count(table: dict[str, Any], name: str, where: str, *, maximum: int = 2**53) -> int | None:
+    value = table.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise WireError(f"expected an integer 0..{maximum}", field=f"{where}{name}")
+    return value
+
+
+def _known(table: Any, fields: frozenset[str], where: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise WireError(f"expected an object, got {json_type(table)}", field=where or None)
+    unknown = sorted(set(table) - fields)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{prefix}{unknown[0]}")
+    return table
+
+
+def _device_health(item: Any, index: int) -> DeviceHealth:
+    where = f"devices[{index}]"
+    table = _known(item, _DEVICE_FIELDS, where)
+    device_id = _text(table, "id", f"{where}.")
+    assert device_id is not None
+    if not re.fullmatch(_ID, device_id):
+        raise WireError(f"invalid device id {device_id!r}", field=f"{where}.id")
+    connected = table.get("connected")
+    if connected is not None and not isinstance(connected, bool):
+        raise WireError("expected a boolean", field=f"{where}.connected")
+    seen = _text(table, "last_seen", f"{where}.", required=False, max_length=64)
+    offset = table.get("clock_offset_s")
+    if offset is not None:
+        if isinstance(offset, bool) or not isinstance(offset, int | Decimal):
+            raise WireError("expected a number", field=f"{where}.clock_offset_s")
+        offset = Decimal(offset)
+        if not offset.is_finite() or abs(offset) >= Decimal(10) ** 10:
+            raise WireError("expected a number of seconds", field=f"{where}.clock_offset_s")
+    return DeviceHealth(
+        device_id,
+        _text(table, "address", f"{where}.", required=False, max_length=64),
+        _text(table, "profile", f"{where}.", required=False, max_length=64),
+        connected,
+        None if seen is None else parse_time(seen, f"{where}.last_seen"),
+        _count(table, "battery", f"{where}.", maximum=100),
+        offset,
+    )
+
+
+def parse_gateway_status(payload: bytes, *, max_bytes: int = 64 * 1024) -> GatewayStatus:
+    """Parse the payload of ``hs/v1/gateways/{id}/status`` (docs/wire.md, "Gateway status").
+
+    ``{"status": "online"}`` / ``{"status": "offline"}`` alone are valid (a last will carries
+    nothing else); every other field is optional and checked; unknown fields are refused.
+    """
+    table = _known(parse_json(payload, max_bytes=max_bytes), _STATUS_FIELDS, "")
+    status = _text(table, "status", "", max_length=16)
+    if status not in _STATUSES:
+        raise WireError('expected "online" or "offline"', field="status")
+    time_raw = _text(table, "time", "", required=False, max_length=64)
+    outbox = None
+    if "outbox" in table:
+        counts = _known(table["outbox"], frozenset(_OUTBOX_FIELDS), "outbox")
+        values = [_count(counts, name, "outbox.") for name in _OUTBOX_FIELDS]
+        if any(value is None for value in values):
+            raise WireError("pending, bytes and refused are required", field="outbox")
+        outbox = OutboxHealth(*(v or 0 for v in values))
+    devices = table.get("devices", [])
+    if not isinstance(devices, list) or len(devices) > MAX_STATUS_DEVICES:
+        raise WireError(f"expected an array of at most {MAX_STATUS_DEVICES}", field="devices")
+    return GatewayStatus(
+        status,
+        None if time_raw is None else parse_time(time_raw, "time"),
+        check_zone(table.get("zone")),
+        _text(table, "software", "", required=False, max_length=64),
+        outbox,
+        tuple(_device_health(item, index) for index, item in enumerate(devices)),
+    )
+
+
+def parse_gateway_acks(payload: bytes, *, max_bytes: int = 1024 * 1024) -> dict[str, list[int]]:
+    """Parse the payload of ``hs/v1/gateways/{id}/acks``: device id -> acknowledged seqs."""
+    table = _known(parse_json(payload, max_bytes=max_bytes), frozenset({"acks"}), "")
+    entries = table.get("acks")
+    if not isinstance(entries, list):
+        raise WireError("expected an array", field="acks")
+    acks: dict[str, list[int]] = {}
+    for index, entry in enumerate(entries):
+        where = f"acks[{index}]"
+        fields = _known(entry, frozenset({"device_id", "seqs"}), where)
+        device_id = _text(fields, "device_id", f"{where}.")
+        assert device_id is not None
+        seqs = fields.get("seqs")
+        if not isinstance(seqs, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63 for s in seqs
+        ):
+            raise WireError("expected an array of seqs", field=f"{where}.seqs")
+        acks.setdefault(device_id, []).extend(seqs)
+    return acks
+
+
+def encode_gateway_status(status: GatewayStatus) -> bytes:
+    """The payload of a :class:`GatewayStatus` (compact JSON): the inverse of
+    :func:`parse_gateway_status`, absent fields left out."""
+    document: dict[str, Any] = {"status": status.status}
+    if status.time is not None:
+        document["time"] = status.time.isoformat()
+    if status.zone is not None:
+        document["zone"] = status.zone
+    if status.software is not None:
+        document["software"] = status.software
+    if status.outbox is not None:
+        o = status.outbox
+        document["outbox"] = {"pending": o.pending, "bytes": o.bytes, "refused": o.refused}
+    if status.devices:
+        document["devices"] = [_device_document(d) for d in status.devices]
+    return strict_json.dumps(document)
+
+
+def _device_document(device: DeviceHealth) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": device.device_id,
+        "address": device.address,
+        "profile": device.profile_id,
+        "connected": device.connected,
+        "last_seen": None if device.last_seen is None else device.last_seen.isoformat(),
+        "battery": device.battery_percent,
+        "clock_offset_s": device.clock_offset_s,
+    }
+    return {name: value for name, value in fields.items() if value is not None}

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_firmware_sim.outbox import pending_count
+from hub.adapters.frame_outbox import pending_count
 from tests.integration.conftest import Broker, HubProcesses, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -21,21 +21,21 @@ from gateway_firmware_sim.devices.hr_strap import HeartRateStrap
 from gateway_firmware_sim.devices.oximeter import PulseOximeter
 from gateway_firmware_sim.devices.scale import WeightScale
 from gateway_firmware_sim.devices.thermometer import Thermometer
-from gateway_firmware_sim.firmware import (
-    CONTEXT_KINDS,
-    DeviceInfo,
-    GatewayFirmware,
-    chunk_frames,
-    corrupt,
-    frames_message,
-)
-from gateway_firmware_sim.outbox import Outbox, OutboxItem
+from gateway_firmware_sim.firmware import GatewayFirmware, corrupt
 from gateway_firmware_sim.physiology._random import generator
 from gateway_firmware_sim.physiology.glucose import GlucoseScenario
 from gateway_firmware_sim.physiology.person import Conditions, Person
 from gateway_firmware_sim.physiology.pressure import BpVariant
 from gateway_firmware_sim.timebase import DAY, HOUR, iso_local
+from hub.adapters.frame_outbox import FrameOutbox
 from hub.core.decoding import MessageDecoder
+from hub.core.frame_messages import (
+    CONTEXT_KINDS,
+    DeviceInfo,
+    OutboxItem,
+    chunk_frames,
+    frames_message,
+)
 from hub.core.model import Source
 from hub.core.pipeline import Accepted, Enrollment, Policy, process_upload
 from hub.core.wire import gateway_frames_topic, parse_topic
@@ -80,7 +80,7 @@ def devices(who: Person, start: float = T0) -> list[BleDevice]:
 
 
 def gateway(path: Path, fleet: list[BleDevice], **faults: float) -> GatewayFirmware:
-    outbox = Outbox.open(path, context_kinds=CONTEXT_KINDS)
+    outbox = FrameOutbox.open(path, context_kinds=CONTEXT_KINDS)
     firmware = GatewayFirmware("gw-1", PARIS, outbox, seed=3, **faults)
     for device in fleet:
         firmware.pair(device, T0)
@@ -193,7 +193,7 @@ def test_a_power_cut_loses_nothing_and_the_racp_back_fills(tmp_path: Path) -> No
         device.advance(off_until)
         device.drain(None, off_until)
     firmware = GatewayFirmware(
-        "gw-1", PARIS, Outbox.open(path, context_kinds=CONTEXT_KINDS), seed=3
+        "gw-1", PARIS, FrameOutbox.open(path, context_kinds=CONTEXT_KINDS), seed=3
     )
     assert len(firmware.outbox) == before
     for device in fleet:
@@ -215,7 +215,7 @@ def test_two_gateways_hearing_one_device_give_the_same_identities(tmp_path: Path
     heard = [d for d in devices(who) if d.kind in ("cgm", "glucose-meter", "bp-cuff", "scale")]
     first = gateway(tmp_path / "a.sqlite3", heard)
     second = GatewayFirmware(
-        "gw-2", PARIS, Outbox.open(tmp_path / "b.sqlite3", context_kinds=CONTEXT_KINDS)
+        "gw-2", PARIS, FrameOutbox.open(tmp_path / "b.sqlite3", context_kinds=CONTEXT_KINDS)
     )
     for device in heard:
         second.listen_to(device, T0)

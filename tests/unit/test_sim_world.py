@@ -63,9 +63,9 @@ def test_one_gateway_per_ble_patient_by_default_or_shared() -> None:
     w = world()
     ble_patients = {d.patient_id for d in w.devices if d.ble}
     assert len(w.gateways) == len(ble_patients)
-    offsets = {p.patient_id: p.offset_s for p in w.patients}
+    zones = {p.patient_id: p.zone for p in w.patients}
     for g in w.gateways:
-        assert all(offsets[p] == g.offset_s for p in g.patients)
+        assert all(zones[p] == g.zone for p in g.patients)
     shared = world(gateways=5)
     assert len(shared.gateways) == 5
     assert sum(len(g.patients) for g in shared.gateways) == len(ble_patients)

@@ -155,7 +155,6 @@ def test_unknown_base_time_keeps_the_offset_as_annotation() -> None:
         (hexbytes("200100") + BASE, "reserved bits set: 0x20"),
         (hexbytes("020100") + BASE + hexbytes("78B0 10"), "type: reserved value 0"),
         (hexbytes("020100") + BASE + hexbytes("78B0 1B"), "type: reserved value 11"),
-        (hexbytes("020100") + BASE + hexbytes("78B0 51"), "sample_location: reserved value 5"),
         (hexbytes("080100") + BASE + hexbytes("0010"), "reserved bits set: 0x1000"),
         (hexbytes("020100") + BASE, "truncated: concentration needs 2 bytes, 0 left"),
         (hexbytes("0001"), "truncated: sequence_number needs 2 bytes, 1 left"),
@@ -166,6 +165,15 @@ def test_unknown_base_time_keeps_the_offset_as_annotation() -> None:
 def test_malformed_measurements_are_decode_errors(data: bytes, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         decode_glucose_measurement(data)
+
+
+def test_a_reserved_sample_location_is_kept_and_flagged_not_a_reason_to_lose_it() -> None:
+    data = hexbytes("020100") + BASE + hexbytes("78B0 51")  # capillary, location 5: reserved
+    (reading,) = decode_glucose_measurement(data)
+    assert reading.value == Decimal(120)
+    assert reading.annotations == ("sample:capillary-whole-blood", "sample-location-reserved:5")
+    assert parse_glucose_measurement(data).location == 5
+    assert encode_glucose_measurement(parse_glucose_measurement(data)) == data
 
 
 def test_encoder_refuses_a_concentration_without_type() -> None:

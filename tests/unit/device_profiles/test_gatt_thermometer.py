@@ -59,13 +59,23 @@ def test_nan_temperature_stays_special() -> None:
     assert reading.special is Special.NAN and reading.value is None
 
 
+@pytest.mark.parametrize("kind", [0x00, 0x0A, 0xFF])
+def test_a_reserved_temperature_type_is_kept_and_flagged_not_a_reason_to_lose_it(
+    kind: int,
+) -> None:
+    data = bytes.fromhex("04 6E0100FF") + bytes([kind])  # 36.6 Cel, type reserved
+    (reading,) = decode_temperature(data)
+    assert reading.value == Decimal("36.6")
+    assert reading.annotations == (f"temperature-type-reserved:{kind}",)
+    assert parse_temperature(data).temperature_type == kind
+    assert encode_temperature(parse_temperature(data)) == data  # still the exact inverse
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         (NORDIC[:-1], "truncated: temperature_type needs 1 bytes, 0 left"),  # Nordic's invalid
         (bytes.fromhex("08 6E0100FF"), "reserved bits set: 0x8"),
-        (bytes.fromhex("04 6E0100FF 00"), "temperature_type: reserved value 0"),
-        (bytes.fromhex("04 6E0100FF 0A"), "temperature_type: reserved value 10"),
         (bytes.fromhex("00 6E0100"), "truncated: temperature needs 4 bytes, 3 left"),
         (bytes.fromhex("00 6E0100FF 00"), "oversized"),
     ],

@@ -1,4 +1,6 @@
-"""Which outbox items to publish now (pure): the uplink's memory of what is in flight.
+"""Which outbox items to publish now (pure): a gateway uplink's memory of what is in flight.
+
+Shared by the product gateway (``hub ble-gateway``) and the simulated gateway firmware.
 
 An item is *due* when it was never published on the current connection, or when it was
 published on an older connection and the broker never confirmed it (PUBACK), or when it has
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from gateway_firmware_sim.outbox import OutboxItem
+from hub.core.frame_messages import OutboxItem
 
 Key = tuple[str, int]
 

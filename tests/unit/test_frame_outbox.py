@@ -1,5 +1,6 @@
-"""The gateway outbox: durable across reopen (a power cut), released by acks, resent in order,
-never reusing a seq; and the pure delivery and backoff rules around it."""
+"""The gateway's frame outbox (``hub.adapters.frame_outbox``, the product's and the simulator's):
+durable across reopen (a power cut), released by acks, resent in order, never reusing a seq,
+bounded by an explicit refusal policy; and the pure delivery and backoff rules around it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway_firmware_sim.delivery import DeliveryTracker
-from gateway_firmware_sim.outbox import Outbox, OutboxError, OutboxItem, pending_count
+from hub.adapters.frame_outbox import FrameOutbox, OutboxError, OutboxLimits, pending_count
 from hub.core.backoff import Backoff
+from hub.core.delivery import DeliveryTracker
+from hub.core.frame_messages import OutboxItem
 
 
 def frame(
@@ -21,12 +23,12 @@ def frame(
 
 def test_items_survive_a_reopen_and_stay_until_released(tmp_path: Path) -> None:
     path = tmp_path / "gw.sqlite3"
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     box.append([frame("cuff", 1, b"\x1e\x01"), frame("cuff", 2, b"\x1e\x02"), frame("scale", 1)])
     incarnation = box.incarnation
     box.close()  # the power goes
 
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     assert box.incarnation == incarnation
     assert [i.key for i in box.pending()] == [("cuff", 1), ("cuff", 2), ("scale", 1)]
     assert box.pending_for("cuff")[0].data == b"\x1e\x01"  # same bytes
@@ -34,7 +36,7 @@ def test_items_survive_a_reopen_and_stay_until_released(tmp_path: Path) -> None:
     assert box.release("cuff", [1, 99]) == 0  # acks may come twice; unknown seqs ignored
     box.close()
 
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     assert [i.key for i in box.pending()] == [("cuff", 2), ("scale", 1)]
     assert len(box) == 2
     assert pending_count(path) == 2
@@ -43,12 +45,12 @@ def test_items_survive_a_reopen_and_stay_until_released(tmp_path: Path) -> None:
 
 def test_seqs_are_never_reused_even_after_everything_is_released(tmp_path: Path) -> None:
     path = tmp_path / "gw.sqlite3"
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     box.append([frame("cuff", 1), frame("cuff", 2)])
     box.release("cuff", [1, 2])
     assert box.next_seq("cuff") == 3
     box.close()
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     assert box.next_seq("cuff") == 3
     assert box.next_seq("other") == 1
     with pytest.raises(OutboxError):
@@ -59,7 +61,7 @@ def test_seqs_are_never_reused_even_after_everything_is_released(tmp_path: Path)
 
 
 def test_resend_order_is_by_device_then_seq(tmp_path: Path) -> None:
-    box = Outbox.open(tmp_path / "gw.sqlite3")
+    box = FrameOutbox.open(tmp_path / "gw.sqlite3")
     box.append([frame("b", 1), frame("a", 1), frame("b", 2), frame("a", 2)])
     box.release("a", [1])
     assert [i.key for i in box.pending()] == [("a", 2), ("b", 1), ("b", 2)]
@@ -68,7 +70,7 @@ def test_resend_order_is_by_device_then_seq(tmp_path: Path) -> None:
 
 def test_a_failed_append_commits_nothing(tmp_path: Path) -> None:
     path = tmp_path / "gw.sqlite3"
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     box.append([frame("a", 1)], {"racp:a": "7"})
     blocker = sqlite3.connect(path, timeout=0.1, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
@@ -81,7 +83,7 @@ def test_a_failed_append_commits_nothing(tmp_path: Path) -> None:
     assert box.state("racp:a") == "7"
     box.append([frame("a", 2)], {"racp:a": "8"})
     box.close()
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     assert [i.seq for i in box.pending()] == [1, 2]
     assert box.state("racp:a") == "8"
     box.close()
@@ -89,10 +91,10 @@ def test_a_failed_append_commits_nothing(tmp_path: Path) -> None:
 
 def test_firmware_state_is_committed_with_the_frames(tmp_path: Path) -> None:
     path = tmp_path / "gw.sqlite3"
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     box.append([frame("gm", 1, kind="2A18")], {"racp:gm": "41", "paired:gm": "1"})
     box.close()
-    box = Outbox.open(path)
+    box = FrameOutbox.open(path)
     assert box.states() == {"racp:gm": "41", "paired:gm": "1"}
     assert box.states("racp:") == {"racp:gm": "41"}
     box.close()
@@ -100,7 +102,7 @@ def test_firmware_state_is_committed_with_the_frames(tmp_path: Path) -> None:
 
 def test_a_context_frame_is_kept_while_records_need_it(tmp_path: Path) -> None:
     path = tmp_path / "gw.sqlite3"
-    box = Outbox.open(path, context_kinds=frozenset({"2AAA"}))
+    box = FrameOutbox.open(path, context_kinds=frozenset({"2AAA"}))
     box.append(
         [
             frame("cgm", 1, b"start", kind="2AAA"),
@@ -113,7 +115,7 @@ def test_a_context_frame_is_kept_while_records_need_it(tmp_path: Path) -> None:
     kept = box.get("cgm", 1)
     assert kept is not None and kept.data == b"start"
     box.close()
-    box = Outbox.open(path, context_kinds=frozenset({"2AAA"}))
+    box = FrameOutbox.open(path, context_kinds=frozenset({"2AAA"}))
     assert box.get("cgm", 1) is not None  # survives a power cut too
     assert [i.seq for i in box.pending()] == [3]
     box.release("cgm", [3])
@@ -125,6 +127,46 @@ def test_a_context_frame_is_kept_while_records_need_it(tmp_path: Path) -> None:
     assert box.get("cgm", 1) is None
     assert box.get("cgm", 4) is not None
     assert len(box) == 0
+    box.close()
+
+
+def test_a_full_outbox_refuses_new_frames_keeps_everything_held_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "gw.sqlite3"
+    limits = OutboxLimits(max_bytes=10_000, max_items=3)
+    box = FrameOutbox.open(path, context_kinds=frozenset({"2A2B"}), limits=limits)
+    box.append([frame("gm", 1, kind="2A2B"), frame("gm", 2, context=1)])
+    assert not box.nearly_full
+    appended = box.append(
+        [frame("gm", 3, context=1), frame("gm", 4, context=1), frame("gm", 5, kind="2A2B")]
+    )
+    # the third item fills it: the fourth is refused, the context frame is taken anyway
+    assert [i.seq for i in appended.accepted] == [3, 5]
+    assert [i.seq for i in appended.refused] == [4]
+    assert box.refused == 1
+    assert box.nearly_full
+    assert "refused 1 new frames" in caplog.text
+    assert box.next_seq("gm") == 6  # a refused seq is skipped, never reused
+    box.close()
+
+    box = FrameOutbox.open(path, context_kinds=frozenset({"2A2B"}), limits=limits)
+    assert box.refused == 1  # counted durably
+    assert [i.seq for i in box.pending()] == [1, 2, 3, 5]  # nothing held was dropped
+    box.release("gm", [1, 2, 3, 5])
+    assert not box.nearly_full  # the newest context stays; the rest made room
+    assert box.append([frame("gm", 6, context=5)]).refused == []
+    box.close()
+
+
+def test_the_byte_limit_counts_data_time_and_row_overhead(tmp_path: Path) -> None:
+    limits = OutboxLimits(max_bytes=1000, max_items=1_000_000)
+    box = FrameOutbox.open(tmp_path / "gw.sqlite3", limits=limits)
+    big = b"\x00" * 300
+    appended = box.append([frame("s", n, big) for n in range(1, 5)])
+    # each costs 300 + len(time) + 64 = 389 bytes: two fit under 1000
+    assert [i.seq for i in appended.accepted] == [1, 2]
+    assert box.held_bytes == 2 * (300 + 25 + 64)
     box.close()
 
 
