@@ -11,6 +11,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
@@ -21,15 +22,32 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"  # noqa: S105 - refused in production
+DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"  # noqa: S105 - development only
+
+# MQTT client ids and usernames: the identifier alphabet of docs/wire.md, so that no MQTT
+# wildcard (+ #), level separator (/) or control character can reach a topic or an ACL.
+SAFE_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+# Secrets (passwords, tokens) outside development: at least this long, and no placeholder.
+MIN_SECRET_CHARS = 16
+MIN_TOKEN_SECRET_CHARS = 32  # auth.secret is an HS256 key: at least the hash size (RFC 7518 §3.2)
+_PLACEHOLDERS = ("change-me", "changeme", "change_me", "example", "placeholder", "password")
+
+
+def secret_weakness(value: str, minimum: int = MIN_SECRET_CHARS) -> str | None:
+    """Why ``value`` is not acceptable as a secret outside development; None if it is."""
+    if len(value) < minimum:
+        return f"shorter than {minimum} characters"
+    lowered = value.lower()
+    word = next((w for w in _PLACEHOLDERS if w in lowered), None)
+    return None if word is None else f"a placeholder (contains {word!r})"
 
 
 class MqttSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
     protocol: Literal["5", "3.1.1"] = "5"
-    client_id: str = "hub-bridge"
-    username: str | None = None
+    client_id: str = Field("hub-bridge", pattern=SAFE_ID)
+    username: str | None = Field(None, pattern=SAFE_ID)
     password: str | None = None
     keepalive: int = Field(30, ge=5)
     # MQTT 5 shared-subscription group; empty = plain subscription (one bridge).
@@ -96,6 +114,15 @@ class ApiSettings(BaseModel):
     ingest_rate_per_s: float = Field(10.0, gt=0)
     ingest_burst: int = Field(20, ge=1)
     pairing_code_ttl_s: int = Field(900, ge=60)
+    # HTTPS: both files (PEM), or neither (plain HTTP, e.g. behind a TLS-terminating proxy).
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> ApiSettings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("api.tls_certfile and api.tls_keyfile go together")
+        return self
 
 
 class AuthSettings(BaseModel):
@@ -130,6 +157,19 @@ class TimeSettings(BaseModel):
         return value
 
 
+class DynsecSettings(BaseModel):
+    """The broker's dynamic-security plugin: the account `hub devices` and `hub gateways`
+    provision and revoke MQTT accounts with (docs/deployment.md)."""
+
+    host: str | None = Field(None, description="default: mqtt.host")
+    port: int | None = Field(None, ge=1, le=65535, description="default: mqtt.port")
+    username: str = Field("hub-admin", pattern=SAFE_ID)
+    password: str | None = None
+    # TLS to the broker, verifying its certificate with this CA (PEM); None: plain MQTT.
+    ca_file: Path | None = None
+    timeout_s: float = Field(10.0, gt=0)
+
+
 class BrokerSettings(BaseModel):
     """How `hub up` provides a broker: spawn Mosquitto, the embedded one, or use an external."""
 
@@ -144,15 +184,61 @@ class SimSettings(BaseModel):
     seed: int = 7
 
 
+class VaultSettings(BaseModel):
+    """The health space's document vault (IHE MHD) and the reference vault ``hub vault``."""
+
+    # Where the hub files documents (ITI-65) and finds and reads them (ITI-67, ITI-68).
+    url: str = "http://127.0.0.1:8010"
+    timeout_s: float = Field(30.0, gt=0)
+    # Bearer token the hub files with (production: one issued by the identity provider);
+    # None: a token minted with auth.secret for ``source_subject`` (development and tests).
+    token: str | None = None
+    source_subject: str = "health-device-hub"
+    # ``hub vault``: where the reference vault listens and keeps its files and SQLite index.
+    host: str = "127.0.0.1"
+    port: int = Field(8010, ge=1, le=65535)
+    data_dir: Path | None = Field(None, description="default: <data_dir>/vault")
+    max_bundle_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+
+
+class ReportsSettings(BaseModel):
+    """Periodic reports filed into the health space (docs/documents.md)."""
+
+    # Periods of patients whose program names none (a program's own list wins).
+    periods: list[Literal["week", "month"]] = ["week", "month"]
+    program: str = Field("remote-monitoring", description="program of patients with none")
+    # ``hub reports serve``: how often due reports are computed, and how many complete periods
+    # back are recomputed (late readings replace an earlier version).
+    schedule_interval_s: float = Field(3600.0, gt=0)
+    recompute_periods: int = Field(2, ge=1, le=12)
+    # Delivery from the outbox: capped exponential backoff with jitter, then a poll.
+    delivery_backoff_s: float = Field(2.0, gt=0)
+    delivery_backoff_cap_s: float = Field(600.0, gt=0)
+    delivery_poll_s: float = Field(5.0, gt=0)
+    # Author of the documents: the organization operating the hub, and the hub's source OID
+    # (IHE sourceId); the defaults are development values.
+    organization_name: str = "Health device hub (development)"
+    organization_id: str = "hub-dev-organization"
+    source_oid: str = Field(
+        "2.25.240997993592817394077481485834753233368", pattern=r"^[0-2](\.\d+)+$"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="HUB_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        hide_input_in_errors=True,  # an error message must never print a secret
     )
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: hub/runtime/logs.py
     data_dir: Path = Path("var")
     mqtt: MqttSettings = MqttSettings()
+    dynsec: DynsecSettings = DynsecSettings()
     store: StoreSettings = StoreSettings()
     registry: RegistrySettings = RegistrySettings()
     api: ApiSettings = ApiSettings()
@@ -160,6 +246,8 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     sim: SimSettings = SimSettings()
     time: TimeSettings = TimeSettings()
+    vault: VaultSettings = VaultSettings()
+    reports: ReportsSettings = ReportsSettings()
     max_payload_bytes: int = Field(256 * 1024, ge=256)
 
     @model_validator(mode="after")
@@ -170,18 +258,48 @@ class Settings(BaseSettings):
             self.registry.url = f"sqlite:///{self.data_dir / 'registry.sqlite3'}"
         if self.broker.data_dir is None:
             self.broker.data_dir = self.data_dir / "broker"
+        if self.vault.data_dir is None:
+            self.vault.data_dir = self.data_dir / "vault"
         return self
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
-        if self.environment == "production":
-            if self.auth.secret == DEV_SECRET and self.auth.jwks_url is None:
-                raise ValueError(
-                    "auth.secret is the development secret: set HUB_AUTH__SECRET or "
-                    "HUB_AUTH__JWKS_URL for production"
-                )
-            if self.broker.mode == "embedded":
-                raise ValueError("the embedded broker is for development only")
+        if self.environment == "production" and self.broker.mode == "embedded":
+            raise ValueError("the embedded broker is for development only")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_development_token_secret(self) -> Settings:
+        """Outside development (tests included), tokens are verified with an issuer's JWKS or
+        a secret of at least 32 characters that is not the development default."""
+        if self.environment == "development" or self.auth.jwks_url is not None:
+            return self
+        if self.auth.secret == DEV_SECRET:
+            raise ValueError(
+                f"auth.secret is the development secret, refused in {self.environment}: "
+                "set HUB_AUTH__SECRET or HUB_AUTH__JWKS_URL"
+            )
+        weakness = secret_weakness(self.auth.secret, MIN_TOKEN_SECRET_CHARS)
+        if weakness is not None:
+            raise ValueError(f"auth.secret is weak for {self.environment}: {weakness}")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
+        """Outside development, every secret set must be a real one (auth.secret: above)."""
+        if self.environment == "development":
+            return self
+        secrets = {
+            "mqtt.password": self.mqtt.password,
+            "dynsec.password": self.dynsec.password,
+            "store.influx_token": self.store.influx_token,
+            "store.influx_password": self.store.influx_password,
+            "registry.url (its password)": urlsplit(self.registry.url or "").password,
+        }
+        for name, value in secrets.items():
+            weakness = None if value is None else secret_weakness(value)
+            if weakness is not None:
+                raise ValueError(f"{name} is weak outside development: {weakness}")
         return self
 
     @classmethod

@@ -1,14 +1,45 @@
-"""Fixtures shared by every test: free ports, hub settings on a temporary data directory."""
+"""Fixtures shared by every test: free ports, hub settings on a temporary data directory,
+and the two FHIR validators every FHIR output of the hub must pass (docs/fhir.md)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-from hub.config import Settings
+from api.app import create_app
+from hub.config import AuthSettings, Settings
+from tests.unit.fhir.validators import Medplum, hl7_errors, r4b_errors
+
+# The token secret of every hub a test runs: the test environment, like production, refuses
+# the development secret. Fresh per run, so no token minted by a test outlives it.
+TEST_AUTH = AuthSettings(secret=secrets.token_urlsafe(32))
+
+
+def hub_environment(values: dict[str, str]) -> dict[str, str]:
+    """The environment of a ``hub`` subprocess under test: this process's without its
+    ``HUB_*`` variables, the test environment with :data:`TEST_AUTH`'s secret, then
+    ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_ENVIRONMENT": "test", "HUB_AUTH__SECRET": TEST_AUTH.secret, **values})
+    return env
+
+
+@contextmanager
+def api_client(settings: Settings, now: datetime) -> Iterator[TestClient]:
+    """The API in this process on ``settings``, its clock pinned at ``now``: a test's times
+    are relative to ``now``, however long the suite has been running."""
+    with TestClient(create_app(settings)) as client:
+        client.app.state.hub.clock = lambda: now  # type: ignore[attr-defined]
+        yield client
 
 
 def free_port() -> int:
@@ -30,4 +61,35 @@ def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in list(os.environ):
         if name.startswith("HUB_"):
             monkeypatch.delenv(name)
-    return Settings(environment="test", data_dir=data_dir)
+    return Settings(environment="test", data_dir=data_dir, auth=TEST_AUTH)
+
+
+@pytest.fixture(scope="session")
+def medplum() -> Medplum:
+    try:
+        return Medplum()
+    except RuntimeError as err:
+        pytest.fail(str(err))
+
+
+@pytest.fixture
+def valid_fhir(medplum: Medplum) -> Callable[[dict[str, Any]], None]:
+    """Assert a resource — a Bundle with every resource in it — passes both validators."""
+
+    def check(resource: dict[str, Any]) -> None:
+        resources = [resource]
+        if resource.get("resourceType") == "Bundle":
+            resources += [e["resource"] for e in resource.get("entry", []) if "resource" in e]
+            resources += [
+                e["response"]["outcome"]
+                for e in resource.get("entry", [])
+                if "outcome" in e.get("response", {})
+            ]
+        try:
+            problems = r4b_errors(resources) + medplum.errors(resources)
+            problems += hl7_errors(resources)
+        except RuntimeError as err:
+            pytest.fail(str(err))
+        assert problems == [], "\n".join(problems)
+
+    return check

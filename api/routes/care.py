@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
 from api.errors import Problem
-from api.types import PatientId
+from api.types import Instant, PatientId
 from hub.adapters.tokens import Role
 
 router = APIRouter(prefix="/v1/care-relationships", tags=["care"])
@@ -26,8 +26,8 @@ class CareIn(BaseModel):
     practitioner_id: str = Field(min_length=1, max_length=128)
     patient_id: PatientId
     organization: str | None = Field(None, max_length=128)
-    start: AwareDatetime | None = Field(None, description="default: now")
-    end: AwareDatetime | None = None
+    start: Instant | None = Field(None, description="default: now")
+    end: Instant | None = None
 
 
 class CareOut(BaseModel):

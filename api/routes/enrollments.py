@@ -23,13 +23,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
-from api.types import DeviceId, PatientId
+from api.types import DeviceId, PatientId, RowId
 from hub.adapters.registry.repo import (
     KEEP,
     EnrollmentConflict,
@@ -41,7 +41,6 @@ from hub.services.attribution import Reattribution, reattribute_device
 
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"])
 
-EnrollmentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # A start a little in the past is "now" (clocks of callers differ); earlier is a backdating.
 BACKDATING_TOLERANCE = timedelta(minutes=5)
 
@@ -288,7 +287,7 @@ def _authorize_correction(
 
 @router.patch("/{enrollment_id}", response_model=EnrollmentOut)
 def correct_enrollment(
-    enrollment_id: EnrollmentId,
+    enrollment_id: RowId,
     body: EnrollmentPatch,
     principal: CurrentPrincipal,
     context: Context,
@@ -317,7 +316,7 @@ def correct_enrollment(
 
 @router.delete("/{enrollment_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_enrollment(
-    enrollment_id: EnrollmentId,
+    enrollment_id: RowId,
     principal: CurrentPrincipal,
     context: Context,
 ) -> Response:

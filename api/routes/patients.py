@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
+from api.types import RowId
 from hub.adapters.store import ReadingCursor, cursor_of
 from hub.adapters.store.base import MAX_TIME, MIN_TIME
 from hub.adapters.tokens import Role
@@ -207,7 +208,7 @@ def object_to_source(
 
 @router.delete("/{patient_id}/objections/{objection_id}", status_code=status.HTTP_204_NO_CONTENT)
 def withdraw_objection(
-    patient_id: str, objection_id: int, principal: CurrentPrincipal, context: Context
+    patient_id: str, objection_id: RowId, principal: CurrentPrincipal, context: Context
 ) -> Response:
     """Withdraw an objection: the source may feed the patient's space again from now on."""
     authorize_patient_access(

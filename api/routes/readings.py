@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, authorize_patient_access
 from api.deps import Context
 from api.errors import Problem
+from api.types import Instant
 from device_profiles.vocabulary import METRICS
 from hub.adapters.store import ReadingCursor, cursor_of
 from hub.core.model import Reading
@@ -110,9 +111,9 @@ def list_readings(
     context: Context,
     metric: Annotated[list[str] | None, Query(description="repeatable; default: all")] = None,
     from_: Annotated[
-        AwareDatetime | None, Query(alias="from", description="default: `to` - 7 days")
+        Instant | None, Query(alias="from", description="default: `to` - 7 days")
     ] = None,
-    to: Annotated[AwareDatetime | None, Query(description="exclusive; default: now")] = None,
+    to: Annotated[Instant | None, Query(description="exclusive; default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     cursor: str | None = None,
     include_untrusted: Annotated[

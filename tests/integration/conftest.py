@@ -7,7 +7,6 @@ test with the command that installs it (``make test`` installs it when run as ro
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings
 from hub.runtime.broker import mosquitto_binary, spawn_mosquitto
 from hub.runtime.up import http_ok, port_open
-from tests.conftest import free_port
+from tests.conftest import TEST_AUTH, free_port, hub_environment
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -133,10 +132,8 @@ class HubProcesses:
 @pytest.fixture
 def hub(mosquitto: Broker, tmp_path: Path) -> Iterator[HubProcesses]:
     api_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(
+    env = hub_environment(
         {
-            "HUB_ENVIRONMENT": "test",
             "HUB_DATA_DIR": str(tmp_path / "var"),
             "HUB_API__PORT": str(api_port),
             "HUB_MQTT__HOST": mosquitto.host,
@@ -147,7 +144,7 @@ def hub(mosquitto: Broker, tmp_path: Path) -> Iterator[HubProcesses]:
             "HUB_LOG_LEVEL": "DEBUG",
         }
     )
-    processes = HubProcesses(env, f"http://127.0.0.1:{api_port}", AuthSettings(), tmp_path)
+    processes = HubProcesses(env, f"http://127.0.0.1:{api_port}", TEST_AUTH, tmp_path)
     yield processes
     for role in list(processes.processes):
         processes.stop(role)

@@ -17,6 +17,7 @@ from hub.adapters.store.influx_http import InfluxTarget, ResultSeries
 from hub.adapters.store.influx_schema import point_line
 from hub.config import Settings
 from hub.core.model import Reading, Source, TimeSource
+from tests.conftest import TEST_AUTH
 from tests.fixtures.influxdb import (  # noqa: F401 - pytest fixtures
     InfluxForTests,
     influx_server,
@@ -94,6 +95,7 @@ def test_open_store_builds_the_influx_backend(
         pytest.skip("configured through HUB_TEST_INFLUX_*; this test covers the v1 settings")
     settings = Settings(
         environment="test",
+        auth=TEST_AUTH,
         data_dir=tmp_path,
         store={
             "backend": "influxdb",

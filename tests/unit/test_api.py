@@ -9,23 +9,23 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings, Settings
 from hub.core.batch import Incoming
+from tests.conftest import TEST_AUTH, api_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with api_client(settings, NOW) as test_client:
         yield test_client
 
 
 def auth(role: Role, subject: str, **kw: Any) -> dict[str, str]:
     token = mint_token(
-        kw.pop("auth", AuthSettings()), subject=subject, role=role, now=kw.pop("now", NOW), **kw
+        kw.pop("auth", TEST_AUTH), subject=subject, role=role, now=kw.pop("now", NOW), **kw
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -91,7 +91,15 @@ def test_readings_are_paged_with_a_cursor(client: TestClient) -> None:
         ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthenticated"),
         ({"Authorization": "Bearer not-a-jwt"}, 401, "invalid-token"),
         (auth(Role.PATIENT, "pat-1", now=NOW - timedelta(days=2)), 401, "invalid-token"),
-        (auth(Role.PATIENT, "pat-1", auth=AuthSettings(issuer="elsewhere")), 401, "invalid-token"),
+        (
+            auth(
+                Role.PATIENT,
+                "pat-1",
+                auth=AuthSettings(issuer="elsewhere", secret=TEST_AUTH.secret),
+            ),
+            401,
+            "invalid-token",
+        ),
         (
             auth(Role.PATIENT, "pat-1", auth=AuthSettings(secret="another-secret-" + "x" * 32)),
             401,
@@ -137,6 +145,8 @@ def test_every_access_to_patient_data_is_audited_refusals_included(client: TestC
         ({"limit": "0"}, "limit"),
         ({"limit": "100000"}, "limit"),
         ({"cursor": "!!!"}, "cursor"),
+        ({"to": "0001-01-01T00:00:00Z"}, "to"),  # `to` - 7 days is before year 1
+        ({"from": "9999-12-31T23:59:59Z", "to": "9999-12-31T23:59:59.5Z"}, "from"),
     ],
 )
 def test_bad_queries_name_the_field(client: TestClient, params: dict[str, str], field: str) -> None:

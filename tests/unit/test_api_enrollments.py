@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from device_profiles.blood_pressure import BloodPressureRecord, encode_blood_pressure
 from hub.adapters.tokens import Role, mint_token
-from hub.config import AuthSettings, Settings
+from hub.config import Settings
 from hub.core.batch import Incoming
 from hub.core.model import Source
+from tests.conftest import TEST_AUTH, api_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(AuthSettings(), subject=subject, role=role, now=NOW)
+    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -37,7 +37,7 @@ DOCTOR = auth(Role.PRACTITIONER, "dr-1")
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with api_client(settings, NOW) as test_client:
         yield test_client
 
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings, Settings
 from hub.core.batch import Incoming
 from hub.core.ins import ins_key
+from tests.conftest import TEST_AUTH, api_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 INS = f"2550814168025{ins_key('2550814168025'):02d}"
@@ -26,7 +26,7 @@ INS = f"2550814168025{ins_key('2550814168025'):02d}"
 
 def auth(role: Role, subject: str, **kw: Any) -> dict[str, str]:
     token = mint_token(
-        kw.pop("auth", AuthSettings()), subject=subject, role=role, now=kw.pop("now", NOW)
+        kw.pop("auth", TEST_AUTH), subject=subject, role=role, now=kw.pop("now", NOW)
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -37,7 +37,7 @@ MAKER = auth(Role.DEVICE_MAKER, "acme")
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with api_client(settings, NOW) as test_client:
         yield test_client
 
 
@@ -141,12 +141,25 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("GET", "/v1/admin/dead-letters"): {},
+    ("GET", "/v1/patients/{patient_id}/trends"): {},
+    ("GET", "/v1/patients/{patient_id}/summaries"): {},
+    ("GET", "/v1/patients/{patient_id}/summaries/cgm"): {},
+    ("GET", "/v1/patients/{patient_id}/alerts"): {},
+    ("GET", "/v1/patients/{patient_id}/preferences"): {},
+    ("PUT", "/v1/patients/{patient_id}/preferences"): {"json": {"language": "en"}},
+    ("PUT", "/v1/patients/{patient_id}/program"): {"json": {"program": None}},
+    ("GET", "/v1/programs/{program_id}"): {},
+    ("PUT", "/v1/programs/{program_id}"): {"json": {"name": "Diabetes"}},
+    ("GET", "/v1/patients/{patient_id}/documents"): {},
+    ("GET", "/v1/patients/{patient_id}/documents/{document_id}/content"): {},
 }
 
 WRONG = {
     "no token": {},
     "expired": auth(Role.PATIENT, "{patient_id}", now=NOW - timedelta(days=2)),
-    "wrong issuer": auth(Role.ADMIN, "ops", auth=AuthSettings(issuer="someone-else")),
+    "wrong issuer": auth(
+        Role.ADMIN, "ops", auth=AuthSettings(issuer="someone-else", secret=TEST_AUTH.secret)
+    ),
     "forged": auth(Role.ADMIN, "ops", auth=AuthSettings(secret="not-the-secret" + "x" * 30)),
     "other patient": auth(Role.PATIENT, "pat-other"),
     "practitioner without care": auth(Role.PRACTITIONER, "dr-2"),
@@ -186,6 +199,8 @@ def test_wrong_principals_never_get_data(
         device_id="cuff-1",
         enrollment_id=world["enrollment"],
         gateway_id="gw-1",
+        document_id="doc-1",
+        program_id="diabetes",
     )
     spec = json.loads(json.dumps(ROUTES[route]).replace("{patient_id}", world["patient"]))
     headers = {k: v.replace("{patient_id}", world["patient"]) for k, v in WRONG[wrong].items()}
@@ -277,6 +292,10 @@ def test_an_objected_source_feeds_nothing_and_the_refusal_is_audited(
         client.delete(f"/v1/patients/{patient}/objections/{oid}", headers=headers).status_code
         == 204
     )
+    for bad in (0, 2**64, "x"):  # ids the registry cannot hold are refused by name, not a 500
+        refused = client.delete(f"/v1/patients/{patient}/objections/{bad}", headers=headers)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "objection_id"
     ingest(client, "cuff-1", 131, 4)
     assert [r["value"] for r in values(client, world, headers).json()["items"]] == [120.0, 131.0]
     consent = client.get(f"/v1/patients/{patient}/consent", headers=headers).json()
@@ -507,7 +526,7 @@ def test_a_store_outage_answers_503_and_a_retry_with_the_key_lands_once(
     import sqlite3
 
     settings.store.sqlite_busy_timeout_s = 0.2
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings, NOW) as client:
         patient = client.post("/v1/patients", headers=ADMIN, json={"ins": INS}).json()
         client.post(
             "/v1/devices", headers=MAKER, json={"device_id": "cuff-1", "profile": "acme-bp-wifi"}

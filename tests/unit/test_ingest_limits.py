@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from hub.adapters.tokens import Role, mint_token
-from hub.config import AuthSettings, Settings
+from hub.config import Settings
+from tests.conftest import TEST_AUTH, api_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(AuthSettings(), subject=subject, role=role, now=NOW)
+    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -32,7 +32,7 @@ ADMIN = auth(Role.ADMIN, "ops")
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with api_client(settings, NOW) as test_client:
         body = {"device_id": "cuff-1", "profile": "acme-bp-wifi"}
         assert test_client.post("/v1/devices", headers=MAKER, json=body).status_code == 201
         start = (NOW - timedelta(days=2)).isoformat()

@@ -17,8 +17,9 @@ from api.errors import Problem
 from api.routes.readings import decode_cursor, encode_cursor
 from hub.adapters.store import NO_SEQ, ReadingCursor, cursor_of
 from hub.adapters.tokens import Role, mint_token
-from hub.config import AuthSettings, Settings
+from hub.config import Settings
 from hub.core.model import Reading, Source, TimeSource, epoch_ms
+from tests.conftest import TEST_AUTH
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -129,7 +130,7 @@ def test_the_readings_route_pages_ties_and_hides_untrusted_times(client: TestCli
         "odd", T0 + timedelta(minutes=1), time_source=TimeSource.UNTRUSTED, flags=("time-unknown",)
     )
     store.write_batch([*tied, odd])
-    token = mint_token(AuthSettings(), subject="pat-1", role=Role.PATIENT, now=datetime.now(UTC))
+    token = mint_token(TEST_AUTH, subject="pat-1", role=Role.PATIENT, now=datetime.now(UTC))
     headers = {"Authorization": f"Bearer {token}"}
     url = "/v1/patients/pat-1/readings"
     window = {"from": T0.isoformat(), "to": (T0 + timedelta(hours=1)).isoformat()}

@@ -1,4 +1,4 @@
-"""Fixtures of the FHIR tests: both validators, and an app whose clock is pinned.
+"""Fixtures of the FHIR tests: an app whose clock is pinned (both validators: tests/conftest.py).
 
 Times in these tests are relative to ``NOW``, the app's injected clock (``HubContext.clock``):
 nothing depends on the calendar day the suite runs on.
@@ -7,18 +7,17 @@ nothing depends on the calendar day the suite runs on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from hub.adapters.tokens import Role, mint_token
-from hub.config import AuthSettings, Settings
+from hub.config import Settings
 from hub.core.ins import ins_key
-from tests.unit.fhir.validators import Medplum, hl7_errors, r4b_errors
+from tests.conftest import TEST_AUTH, api_client
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -33,7 +32,7 @@ INS_UNKNOWN = ins("2990375111222")
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(AuthSettings(), subject=subject, role=role, now=NOW)
+    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -51,41 +50,9 @@ DEVICES = {
 }
 
 
-@pytest.fixture(scope="session")
-def medplum() -> Medplum:
-    try:
-        return Medplum()
-    except RuntimeError as err:
-        pytest.fail(str(err))
-
-
-@pytest.fixture
-def valid_fhir(medplum: Medplum) -> Callable[[dict[str, Any]], None]:
-    """Assert a resource — a Bundle with every resource in it — passes both validators."""
-
-    def check(resource: dict[str, Any]) -> None:
-        resources = [resource]
-        if resource.get("resourceType") == "Bundle":
-            resources += [e["resource"] for e in resource.get("entry", []) if "resource" in e]
-            resources += [
-                e["response"]["outcome"]
-                for e in resource.get("entry", [])
-                if "outcome" in e.get("response", {})
-            ]
-        try:
-            problems = r4b_errors(resources) + medplum.errors(resources)
-            problems += hl7_errors(resources)
-        except RuntimeError as err:
-            pytest.fail(str(err))
-        assert problems == [], "\n".join(problems)
-
-    return check
-
-
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
-        test_client.app.state.hub.clock = lambda: NOW  # type: ignore[attr-defined]
+    with api_client(settings, NOW) as test_client:
         yield test_client
 
 
