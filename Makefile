@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-ingest bench-store fmt deps-test clean help
+.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-ingest bench-store bench-trends fmt deps-test clean help
 
 help:
 	@echo "make run    start the whole hub (broker, API, bridge, simulated fleet)"
@@ -13,33 +13,45 @@ help:
 	@echo "make check  lint, format check and type check"
 	@echo "make bench  benchmarks (ratios against a baseline measured in the same run)"
 
-$(STAMP): pyproject.toml
+# The patient page's charting library (uPlot) comes from the npm registry, pinned by
+# api/web/package-lock.json; the API serves it from api/web/node_modules (no CDN).
+$(STAMP): pyproject.toml api/web/package-lock.json
+	@command -v npm >/dev/null || { echo "please install Node.js 20+ (npm) for the patient page's charting library"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,embedded-broker]'
+	npm ci --prefix api/web --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/hub up
 
 # Installs the Debian packages the integration tests run for real (Mosquitto, InfluxDB,
-# PostgreSQL) when missing, as root; otherwise it says what to install.
+# PostgreSQL, Chromium for the browser test) when missing, as root; otherwise it says what
+# to install.
 deps-test:
 	@missing=""; \
 	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto mosquitto-clients"; \
 	command -v influxd >/dev/null || missing="$$missing influxdb"; \
 	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$$missing faketime"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	bare=""; \
+	command -v docker-compose >/dev/null || bare="$$bare docker-compose"; \
+	command -v promtool >/dev/null || bare="$$bare prometheus"; \
 	if [ ! -d tests/fhir_validator/node_modules ]; then \
 	  command -v npm >/dev/null || { echo "please install Node.js 20+ (npm) for the FHIR validator"; exit 1; }; \
 	  npm ci --prefix tests/fhir_validator --no-audit --no-fund --loglevel=error; \
 	fi; \
-	if [ -n "$$missing" ]; then \
+	if [ -n "$$missing$$bare" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    echo "installing:$$missing$$bare"; \
+	    apt-get update -qq; \
+	    [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    [ -z "$$bare" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$bare >/dev/null; \
 	  else \
-	    echo "please install:$$missing (Debian packages)"; exit 1; \
+	    echo "please install:$$missing$$bare (Debian packages)"; exit 1; \
 	  fi; \
 	fi
 
@@ -69,7 +81,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingest bench-store
+bench: bench-ingest bench-store bench-trends
 
 # The bridge against mosquitto_sub and a bare paho subscriber on the same backlog (ratios).
 bench-ingest: $(STAMP) deps-test
@@ -77,6 +89,10 @@ bench-ingest: $(STAMP) deps-test
 
 bench-store: $(STAMP) deps-test
 	$(BIN)/python -m bench.store $(BENCH_ARGS)
+
+# The patient page's calls (trends, summaries, alerts) against the store reads they make.
+bench-trends: $(STAMP)
+	$(BIN)/python -m bench.trends $(TRENDS_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

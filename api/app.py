@@ -14,13 +14,17 @@ from api.routes import (
     admin,
     care,
     devices,
+    documents,
     enrollments,
     fhir,
     gateways,
     health,
     ingest,
+    page,
     patients,
+    preferences,
     readings,
+    trends,
 )
 from hub import __version__
 from hub.adapters.tokens import TokenVerifier
@@ -60,6 +64,10 @@ def create_app(settings: Settings) -> FastAPI:
         fhir,
         ingest,
         admin,
+        documents,
+        trends,
+        preferences,
+        page,
     ):
         app.include_router(module.router)
     return app

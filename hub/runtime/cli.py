@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import logging
 import signal
 import sys
@@ -26,6 +25,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from hub.config import Settings, load_settings
+from hub.runtime.logs import configure_logging
 
 log = logging.getLogger("hub")
 
@@ -46,7 +46,10 @@ def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
         host=settings.api.host,
         port=settings.api.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours (HUB_LOG_FORMAT)
         access_log=False,
+        ssl_certfile=settings.api.tls_certfile,
+        ssl_keyfile=settings.api.tls_keyfile,
     )
     return 0
 
@@ -56,7 +59,7 @@ def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
     from hub.services.ingest import open_ingestor
 
     ingestor = open_ingestor(settings)
-    bridge = MqttBridge(settings.mqtt, ingestor)
+    bridge = MqttBridge(settings.mqtt, ingestor, gateway_statuses=ingestor.registry)
     if settings.mqtt.metrics_port:
         from prometheus_client import start_http_server
 
@@ -167,8 +170,13 @@ def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_decode(_settings: Settings, args: argparse.Namespace) -> int:
+    """Any characteristic the gateway handles, as JSON: ``{"uuid", "characteristic",
+    "record"`` (every field, ``device_profiles.json_view``) ``, "measurements"}`` (the coded
+    readings of a measurement characteristic; empty for the others)."""
+    from device_profiles import strict_json, uuids
     from device_profiles.errors import DecodeError
-    from device_profiles.registry import decode_characteristic
+    from device_profiles.json_view import to_json
+    from device_profiles.registry import codec_for
     from device_profiles.vocabulary import METRICS
 
     try:
@@ -177,7 +185,9 @@ def _cmd_decode(_settings: Settings, args: argparse.Namespace) -> int:
         print("hub decode: --hex is not hexadecimal bytes", file=sys.stderr)
         return 2
     try:
-        measurements = decode_characteristic(args.uuid, data)
+        codec = codec_for(args.uuid)
+        record = codec.parse(data)
+        measurements = codec.decode(data) if codec.is_measurement else []
     except DecodeError as err:
         print(f"hub decode: {err}", file=sys.stderr)
         return 1
@@ -198,7 +208,13 @@ def _cmd_decode(_settings: Settings, args: argparse.Namespace) -> int:
                 "annotations": list(m.annotations),
             }
         )
-    print(json.dumps(out, indent=2))
+    document = {
+        "uuid": uuids.uuid_str(codec.uuid),
+        "characteristic": codec.name,
+        "record": to_json(record),
+        "measurements": out,
+    }
+    print(strict_json.dumps(document).decode())
     return 0
 
 
@@ -320,7 +336,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # Subcommands in modules of their own (hub/runtime/commands/__init__.py: the contract).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("devices", "gateways", "ble_gateway", "vault", "reports")
 
 
 class _CommandModule(Protocol):
@@ -356,9 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as err:
         print(f"hub: invalid settings:\n{err}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     command = _COMMANDS.get(args.command)
     if command is None:
         module = next(

@@ -1,4 +1,5 @@
-"""``hub up``: the whole hub on one machine — broker, API, bridge and a simulated fleet.
+"""``hub up``: the whole hub on one machine — broker, API, bridge and a simulated fleet, and
+one home whose devices go through a simulated BlueZ, bleak and ``hub ble-gateway``.
 
 Each part runs as its own child process (``python -m hub <part>``) with the same settings, so
 what runs here is what runs in production, one process per role. The supervisor starts them in
@@ -24,6 +25,8 @@ import httpx
 from hub.adapters.mqtt_bridge import wait_online
 from hub.adapters.tokens import Role, mint_token
 from hub.config import Settings
+from hub.runtime import ble_home
+from hub.runtime.ble_home import BleHome
 from hub.runtime.broker import mosquitto_binary, spawn_mosquitto
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class Supervisor:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.env = dict(os.environ)
         self._stopping = False
+        self.ble_home = BleHome(settings)
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         process = subprocess.Popen([sys.executable, "-m", "hub", *args], env=self.env)
@@ -99,10 +103,20 @@ class Supervisor:
             lambda: process.poll() is None,
         )
 
+    def _start_vault(self) -> None:
+        """The reference document vault (``hub vault``), where the reports are filed; every
+        role files to and reads from it at its address unless HUB_VAULT__URL names another."""
+        v = self.settings.vault
+        url = f"http://{v.host}:{v.port}"
+        self.env.setdefault("HUB_VAULT__URL", url)
+        vault = self._spawn("vault", "vault")
+        wait_for(lambda: http_ok(f"{url}/healthz"), "vault", 60, lambda: vault.poll() is None)
+
     def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self._start_broker()
+        self._start_vault()
         api = self._spawn("api", "api")
         base = f"http://{s.api.host}:{s.api.port}"
         wait_for(lambda: http_ok(f"{base}/healthz"), "API", 60, lambda: api.poll() is None)
@@ -114,8 +128,13 @@ class Supervisor:
             60,
             lambda: bridge.poll() is None,
         )
+        self._spawn("reports", "reports", "serve")  # the report schedule and its deliveries
         if s.sim.enabled and s.sim.patients > 0:
             self._spawn("sim", "sim", "--api", base)
+        if s.sim.enabled:  # one home through the simulated BlueZ, bleak and hub ble-gateway
+            gateway = self.ble_home.start(base, self.env)
+            if gateway is not None:
+                self.children.append(("ble-gateway", gateway))
         self._banner(base)
 
     def _banner(self, base: str) -> None:
@@ -128,7 +147,9 @@ class Supervisor:
             f"  MQTT     {s.mqtt.host}:{s.mqtt.port}\n  data     {s.data_dir.resolve()}\n\n"
             "Readings of the first simulated patient:\n"
             f"  curl -H 'Authorization: Bearer {token}' \\\n"
-            f"    '{base}/v1/patients/pat-demo-0001/readings?limit=5'\n\n"
+            f"    '{base}/v1/patients/pat-demo-0001/readings?limit=5'\n"
+            f"(the devices of {ble_home.PATIENT} reach the hub through a simulated BlueZ, "
+            "bleak and `hub ble-gateway`)\n\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
@@ -170,3 +191,4 @@ class Supervisor:
                 process.kill()
                 process.wait()
         self.children.clear()
+        self.ble_home.close()

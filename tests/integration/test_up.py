@@ -45,6 +45,7 @@ def test_hub_up_serves_simulated_readings_within_60s_and_stops_cleanly(
             "HUB_MQTT__METRICS_PORT": str(free_port()),
             "HUB_BROKER__MODE": broker_mode,
             "HUB_SIM__PATIENTS": "2",
+            "HUB_VAULT__PORT": str(free_port()),
         }
     )
     log = (tmp_path / "up.log").open("wb")
@@ -78,8 +79,21 @@ def test_hub_up_serves_simulated_readings_within_60s_and_stops_cleanly(
             "sim-scale-0001",
             "sim-oxi-0001",
         }
+        # the BLE home: through the simulated BlueZ, bleak and hub ble-gateway
+        home = f"http://127.0.0.1:{api_port}/v1/patients/pat-ble-home/readings"
+        home_token = mint_token(
+            AuthSettings(), subject="pat-ble-home", role=Role.PATIENT, now=datetime.now(UTC)
+        )
+        ble: list[dict[str, object]] = []
+        while time.monotonic() - started < 90 and not ble:
+            response = httpx.get(home, headers={"Authorization": f"Bearer {home_token}"}, timeout=5)
+            ble = response.json()["items"] if response.status_code == 200 else []
+            time.sleep(0.5)
+        assert ble, "no reading of the BLE home:\n" + (tmp_path / "up.log").read_text()
+        assert {item["source"] for item in ble} == {"gateway"}
         children = children_of(up.pid)
-        assert len(children) == 4  # broker, api, bridge, sim
+        # broker, vault, api, bridge, reports, sim, ble-gateway, the simulated BlueZ's bus
+        assert len(children) == 8
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=30)

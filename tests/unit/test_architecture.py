@@ -46,7 +46,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "hub.services",
         "device_profiles",
     ),
-    "gateway_firmware_sim": ("device_profiles", "hub.core", "hub.config"),
+    "gateway_firmware_sim": (
+        "device_profiles",
+        "hub.core",
+        "hub.config",
+        "hub.adapters.frame_outbox",
+    ),
 }
 # Third-party packages a pure room may use.
 PURE_THIRD_PARTY = frozenset({"numpy"})

@@ -19,7 +19,7 @@ BP_HEX = "1e7b0051006500ea070b1c0a00004000010400"
 def test_decode_prints_coded_measurements(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", "--uuid", "2A35", "--hex", BP_HEX]) == 0
     out = json.loads(capsys.readouterr().out)
-    by_metric = {m["metric"]: m for m in out}
+    by_metric = {m["metric"]: m for m in out["measurements"]}
     assert by_metric["systolic_bp"]["value"] == "123"
     assert by_metric["systolic_bp"]["mdc"] == {"code": 150021, "ref": "MDC_PRESS_BLD_NONINV_SYS"}
     assert by_metric["systolic_bp"]["loinc"] == "8480-6"
@@ -37,7 +37,7 @@ def test_decode_prints_coded_measurements(capsys: pytest.CaptureFixture[str]) ->
         (["--uuid", "2A35", "--hex", BP_HEX + "00"], 1, "oversized"),
         (["--uuid", "2A35", "--hex", "xyz"], 2, "not hexadecimal"),
         (["--uuid", "FFFF", "--hex", "00"], 1, "no codec"),
-        (["--uuid", "2A19", "--hex", "64"], 1, "not a measurement"),
+        (["--uuid", "2A19", "--hex", "65"], 1, "above 100"),
     ],
 )
 def test_decode_refuses_bad_input_with_the_reason(
@@ -69,3 +69,14 @@ def test_token_is_verifiable(
     token = capsys.readouterr().out.strip()
     claims = jwt.decode(token, options={"verify_signature": False})
     assert (claims["sub"], claims["role"], claims["iss"]) == ("pat-1", "patient", "hub-dev")
+
+
+@pytest.mark.parametrize(
+    ("period", "reason"),
+    [("2026-11-01", "week or a month, not a day"), ("2026-W54", "no ISO week"), ("soon", "period")],
+)
+def test_reports_run_refuses_a_period_that_is_not_a_week_or_a_month(
+    period: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["reports", "run", "--period", period]) == 2
+    assert reason in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Registry queries. The only module that talks SQL to the registry."""
+"""Registry queries. The only module that talks SQL to the registry, with ``filings``
+(the filed documents and their outbox)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hub.adapters.registry import migrations, schema
 from hub.core.model import Reading, epoch_ms, from_epoch_ms, reading_from_json, reading_to_json
 from hub.core.pipeline import Enrollment
+from hub.core.wire import GatewayStatus, encode_gateway_status, parse_gateway_status
 
 
 class RegistryError(Exception):
@@ -166,6 +168,20 @@ def _program_record(row: Any) -> ProgramRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayHealth:
+    """A gateway's retained status as the hub last recorded it (docs/wire.md).
+
+    ``since``: when the hub first received the current state; ``reported``: the gateway's own
+    time in its last status; ``details``: the last status that carried details (outbox,
+    devices), kept through an ``offline`` last will."""
+
+    status: str
+    since: datetime
+    reported: datetime | None
+    details: GatewayStatus | None
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayRecord:
     id: str
     owner: str
@@ -173,6 +189,7 @@ class GatewayRecord:
     created: datetime
     revoked: datetime | None
     devices: tuple[str, ...]  # paired now
+    health: GatewayHealth | None = None  # None: it never reported its status
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +223,20 @@ def _gateway_record(conn: Any, row: Any) -> GatewayRecord:
         created=from_epoch_ms(row.created_ms),
         revoked=None if row.revoked_ms is None else from_epoch_ms(row.revoked_ms),
         devices=tuple(str(d) for d in devices),
+        health=_gateway_health(row),
+    )
+
+
+def _gateway_health(row: Any) -> GatewayHealth | None:
+    if row.status is None or row.status_since_ms is None:
+        return None
+    reported = row.status_reported_ms
+    return GatewayHealth(
+        status=str(row.status),
+        since=from_epoch_ms(row.status_since_ms),
+        reported=None if reported is None else from_epoch_ms(reported),
+        # written by record_gateway_status from a parsed status: it parses again
+        details=None if row.health is None else parse_gateway_status(row.health.encode()),
     )
 
 
@@ -689,6 +720,30 @@ class Registry:
             row = conn.execute(select(g).where(g.c.id == gateway_id)).one_or_none()
             return None if row is None else _gateway_record(conn, row)
 
+    def record_gateway_status(
+        self, gateway_id: str, status: GatewayStatus, *, received: datetime
+    ) -> bool:
+        """Record a gateway's retained status; False for a gateway that is not registered.
+
+        The state's ``since`` moves only when the state changes; a status with details (an
+        ``online`` one) replaces the recorded details, a bare last will keeps them.
+        """
+        g = schema.gateways
+        values: dict[str, Any] = {
+            "status": status.status,
+            "status_reported_ms": None if status.time is None else epoch_ms(status.time),
+        }
+        if status.outbox is not None or status.devices:
+            values["health"] = encode_gateway_status(status).decode()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(g.c.status).where(g.c.id == gateway_id)).one_or_none()
+            if row is None:
+                return False
+            if row.status != status.status:
+                values["status_since_ms"] = epoch_ms(received)
+            conn.execute(update(g).where(g.c.id == gateway_id).values(**values))
+        return True
+
     def revoke_gateway(self, gateway_id: str, *, now: datetime) -> bool:
         g = schema.gateways
         with self.engine.begin() as conn:
@@ -925,7 +980,12 @@ class Registry:
             "audit_events": select(schema.audit_events).where(
                 schema.audit_events.c.patient_id == patient_id
             ),
-            "outbox": select(schema.outbox).where(schema.outbox.c.patient_id == patient_id),
+            "documents": select(schema.documents).where(
+                schema.documents.c.patient_id == patient_id
+            ),
+            "document_filings": select(schema.document_filings).where(
+                schema.document_filings.c.patient_id == patient_id
+            ),
             "quarantine": select(schema.quarantine).where(
                 schema.quarantine.c.device_id.in_(devices)
             ),
@@ -953,7 +1013,12 @@ class Registry:
             "dead_letters": delete(schema.dead_letters).where(
                 schema.dead_letters.c.sender_id.in_(devices)
             ),
-            "outbox": delete(schema.outbox).where(schema.outbox.c.patient_id == patient_id),
+            "documents": delete(schema.documents).where(
+                schema.documents.c.patient_id == patient_id
+            ),
+            "document_filings": delete(schema.document_filings).where(
+                schema.document_filings.c.patient_id == patient_id
+            ),
             "objections": delete(schema.objections).where(
                 schema.objections.c.patient_id == patient_id
             ),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 
@@ -135,6 +136,12 @@ gateways = Table(
     Column("zone", String(64), nullable=True),  # IANA zone of the home
     Column("created_ms", BigInteger, nullable=False),
     Column("revoked_ms", BigInteger, nullable=True),
+    # Its retained status (docs/wire.md): online | offline, since when (hub time), its own
+    # time in the last status, and the last detailed status as received (strict JSON).
+    Column("status", String(16), nullable=True),
+    Column("status_since_ms", BigInteger, nullable=True),
+    Column("status_reported_ms", BigInteger, nullable=True),
+    Column("health", Text, nullable=True),
     Index("gateways_owner", "owner"),
 )
 
@@ -193,16 +200,46 @@ idempotency_keys = Table(
     Column("created_ms", BigInteger, nullable=False),
 )
 
-# Documents waiting to be filed into a patient's health space (IHE MHD ITI-65); filled by the
-# reports issue. Listed here so that erasure and export already cover it.
-outbox = Table(
-    "outbox",
+# Documents filed into patients' health spaces (docs/documents.md): one row per version of each
+# document (a report's PDF and its FHIR document), decided in the same transaction as the
+# filing that carries it. No INS here: it is put into the ITI-65 bundle when it is sent.
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the version's entryUUID (vault resource id)
+    Column("set_id", String(36), nullable=False),  # patient + program + period + type
+    Column("version", Integer, nullable=False),
+    Column("patient_id", String(64), nullable=False),
+    Column("program_id", String(64), nullable=False),
+    Column("period", String(16), nullable=False),  # 2026-W47 | 2026-11
+    Column("doc_type", String(8), nullable=False),  # pdf | fhir
+    Column("unique_id", String(64), nullable=False),  # XDS uniqueId (masterIdentifier)
+    Column("content_hash", String(64), nullable=False),  # of the report and its metadata
+    Column("title", String(256), nullable=False),
+    Column("hidden_from_professionals", Boolean, nullable=False),
+    Column("filing_id", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    UniqueConstraint("set_id", "version", name="documents_set_version"),
+    Index("documents_patient", "patient_id", "period"),
+)
+
+# The filing outbox: one ITI-65 bundle (without the INS) per report version, delivered to the
+# vault with retries; versions of one report go in order.
+document_filings = Table(
+    "document_filings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("patient_id", String(64), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("payload", LargeBinary, nullable=False),
+    Column("report", String(256), nullable=False),  # patient|program|period
+    Column("version", Integer, nullable=False),
+    Column("bundle", LargeBinary, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("last_error", Text, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
-    Column("sent_ms", BigInteger, nullable=True),
-    Index("outbox_patient", "patient_id"),
+    Column("delivered_ms", BigInteger, nullable=True),
+    Index("document_filings_due", "state", "next_attempt_ms"),
+    Index("document_filings_patient", "patient_id"),
+    Index("document_filings_report", "report", "version"),
 )
