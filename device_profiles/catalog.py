@@ -2,10 +2,10 @@
 
 A device maker onboards a model with a profile file, not code (``docs/device-profiles.md``
 walks through it). :func:`load_profile_text` parses and validates one file's text and returns
-a frozen :class:`DeviceProfile`; :func:`load_catalog` loads a directory (by default the
-catalog shipped in ``device_profiles/catalog/``). Validation reports *every* problem found,
-each as ``(file, field path, message)`` in one :class:`~device_profiles.errors.ProfileError`.
-Only :func:`_read` touches the file system.
+a frozen :class:`DeviceProfile`; :func:`load_catalog` loads a directory of them (by default
+the profiles shipped in ``device_profiles/profiles/``) into a :class:`Catalog`. Validation
+reports *every* problem found, each as ``(file, field path, message)`` in one
+:class:`~device_profiles.errors.ProfileError`. Only :func:`_read` touches the file system.
 
 TOML schema
 -----------
@@ -115,6 +115,8 @@ ClockZone = Literal["local", "utc"]
 CLOCK_ZONES: Final[dict[str, ClockZone]] = {"local": "local", "utc": "utc"}
 SCHEMA_VERSION: Final = 1
 MAX_PROFILE_BYTES: Final = 64 * 1024
+PROFILES_DIRECTORY: Final = "profiles"
+"""The package's folder of shipped profile files (one TOML file per device model)."""
 MAX_METRIC_MAPPINGS: Final = 64
 KG_RESOLUTIONS: Final = tuple(
     Decimal(text) for text in ("0.5", "0.2", "0.1", "0.05", "0.02", "0.01", "0.005")
@@ -277,7 +279,7 @@ def load_catalog(directory: str | os.PathLike[str] | None = None) -> Catalog:
     problems of every file, and duplicate ids, at once.
     """
     root: Traversable = (
-        resources.files(__package__ or "device_profiles") / "catalog"
+        resources.files(__package__ or "device_profiles") / PROFILES_DIRECTORY
         if directory is None
         else Path(directory)
     )

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from device_profiles._reader import Reader, Writer, numeric_measurement, reject_reserved
+from device_profiles._bytes import Reader, Writer, numeric_measurement, reject_reserved
 from device_profiles.errors import DecodeError, EncodeError
 from device_profiles.gatt_time import GattDateTime, MeasurementTime, measurement_time
 from device_profiles.measurement import Measurement, Special

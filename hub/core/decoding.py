@@ -7,7 +7,7 @@ Pure: topic and payload in, :class:`Decoded` out; a message refused whole raises
 * ``hs/v1/devices/{id}/json/{profile}`` — a vendor payload, decoded by that ``mqtt-json``
   catalog profile's mapping (``device_profiles.json_mapping``);
 * ``hs/v1/gateways/{id}/frames`` — raw characteristic values forwarded by a BLE gateway,
-  decoded by the Bluetooth SIG codecs (``device_profiles.registry``) that the device's
+  decoded by the Bluetooth SIG codecs (``device_profiles.codecs``) that the device's
   ``ble-gatt`` profile lists. Within one message, a CGM Session Start Time (0x2AAA) frame
   dates the CGM Measurement (0x2AA7) frames after it, and Glucose Measurement Context (0x2A34)
   frames are joined to their measurements by sequence number.
@@ -30,12 +30,12 @@ from zoneinfo import ZoneInfo
 from device_profiles import strict_json, uuids
 from device_profiles.catalog import Catalog, DeviceProfile
 from device_profiles.cgm import DST_OFFSETS, TIME_ZONE_UNKNOWN, CgmSessionStartTime
+from device_profiles.codecs import codec_for
 from device_profiles.errors import DecodeError
 from device_profiles.gatt_time import decode_current_time, decode_date_time
 from device_profiles.glucose import GlucoseContext, join_glucose_context
 from device_profiles.json_mapping import decode_json
 from device_profiles.measurement import Measurement
-from device_profiles.registry import codec_for
 from hub.core.model import Source
 from hub.core.pipeline import Policy
 from hub.core.timekeeping import ClockMethod, ClockReading

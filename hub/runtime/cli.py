@@ -174,9 +174,9 @@ def _cmd_decode(_settings: Settings, args: argparse.Namespace) -> int:
     "record"`` (every field, ``device_profiles.json_view``) ``, "measurements"}`` (the coded
     readings of a measurement characteristic; empty for the others)."""
     from device_profiles import strict_json, uuids
+    from device_profiles.codecs import codec_for
     from device_profiles.errors import DecodeError
     from device_profiles.json_view import to_json
-    from device_profiles.registry import codec_for
     from device_profiles.vocabulary import METRICS
 
     try:

@@ -41,8 +41,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from device_profiles import uuids
+from device_profiles.codecs import MEASUREMENT_CODECS, decode_characteristic
 from device_profiles.glucose import parse_glucose_measurement
-from device_profiles.registry import MEASUREMENT_CODECS, decode_characteristic
 from device_profiles.vocabulary import METRICS
 from gateway_firmware_sim.bluez import SimulatedBluez, simulated_bluez_thread
 from gateway_firmware_sim.devices import glucose_meter

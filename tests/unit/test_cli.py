@@ -50,7 +50,7 @@ def test_decode_refuses_bad_input_with_the_reason(
 def test_profiles_check_reports_every_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = Path("device_profiles/catalog/acme-bp-wifi.toml")
+    good = Path("device_profiles/profiles/acme-bp-wifi.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text('id = "x"\ntransport = "carrier-pigeon"\n')
     assert main(["profiles", "check", str(good)]) == 0

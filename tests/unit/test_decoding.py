@@ -38,7 +38,7 @@ from hub.core.model import Source
 from hub.core.pipeline import Accepted, Enrollment, Policy, process_upload
 from hub.core.wire import parse_topic
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "catalog"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "profiles"
 CATALOG = load_catalog()
 DECODER = MessageDecoder(CATALOG, Policy(), max_payload_bytes=256 * 1024)
 PARIS = timezone(timedelta(hours=1))

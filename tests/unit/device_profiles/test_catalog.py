@@ -23,7 +23,7 @@ from device_profiles.catalog import (
 from device_profiles.errors import ProfileError
 from device_profiles.uuids import CHARACTERISTICS
 
-CATALOG_DIR = Path(catalog_module.__file__).with_name("catalog")
+CATALOG_DIR = Path(catalog_module.__file__).with_name(catalog_module.PROFILES_DIRECTORY)
 SHIPPED_FILES = sorted(CATALOG_DIR.glob("*.toml"))
 
 # Profile id -> (service, characteristics) each generic BLE profile must declare.

@@ -36,9 +36,9 @@ from device_profiles import (
     thermometer,
     weight,
 )
+from device_profiles.codecs import CODECS
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
-from device_profiles.registry import CODECS
 from device_profiles.vocabulary import METRICS
 
 

@@ -23,7 +23,7 @@ from device_profiles.json_mapping import (
 )
 from device_profiles.measurement import Measurement
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "catalog"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "profiles"
 CATALOG = load_catalog()
 ACME = CATALOG["acme-bp-wifi"]
 GLUCOCLOUD = CATALOG["glucocloud-meter"]
