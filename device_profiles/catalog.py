@@ -80,7 +80,6 @@ import os
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from decimal import Decimal
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -99,6 +98,7 @@ from device_profiles.json_mapping import (
     TimeFormat,
     TimeSpec,
 )
+from device_profiles.strict_json import kind_of
 from device_profiles.uuids import (
     BODY_COMPOSITION_MEASUREMENT,
     CHARACTERISTICS,
@@ -358,19 +358,7 @@ _Table = Mapping[str, object]
 
 
 def _toml_kind(value: object) -> str:
-    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
-        (bool, "a boolean"),
-        (int, "an integer"),
-        (Decimal, "a number"),
-        (str, "a string"),
-        (list, "an array"),
-        (dict, "a table"),
-        ((datetime, date, time), "a date/time"),
-    )
-    for kind, name in kinds:
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
+    return kind_of(value, mapping="a table")
 
 
 def _join(where: str, key: str) -> str:

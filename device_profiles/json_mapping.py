@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
-from device_profiles.strict_json import JsonValue
+from device_profiles.strict_json import JsonValue, kind_of
 from device_profiles.vocabulary import METRICS, UnitError, normalize_unit
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ def decode_json(
             state = "missing" if isinstance(found, _Missing) else "null"
             raise DecodeError(f"the records array is {state}", field=where)
         if not isinstance(found, list):
-            raise DecodeError(f"expected an array of records, got {_kind(found)}", field=where)
+            raise DecodeError(f"expected an array of records, got {kind_of(found)}", field=where)
         if len(found) > MAX_RECORDS:
             raise DecodeError(
                 f"{len(found)} records exceed the limit of {MAX_RECORDS} per payload", field=where
@@ -370,7 +370,7 @@ def _resolve(
             current = current[index]
         else:
             raise DecodeError(
-                f"expected an object to look up {segment!r}, got {_kind(current)}", field=where
+                f"expected an object to look up {segment!r}, got {kind_of(current)}", field=where
             )
     return current, where
 
@@ -429,7 +429,7 @@ _At: TypeAlias = "Callable[[JsonPath], tuple[JsonValue | _Missing, str]]"
 def _number(value: JsonValue, where: str) -> Decimal:
     # bool is an int in Python but never a number in a payload.
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise DecodeError(f"expected a number, got {_kind(value)}", field=where)
+        raise DecodeError(f"expected a number, got {kind_of(value)}", field=where)
     if isinstance(value, int) and abs(value) >= 10**MAX_NUMBER_DIGITS:
         raise DecodeError(f"number {_preview(value)} is out of range", field=where)
     number = Decimal(value)
@@ -447,7 +447,7 @@ def _number(value: JsonValue, where: str) -> Decimal:
 
 def _text(value: JsonValue, where: str, what: str) -> str:
     if not isinstance(value, str):
-        raise DecodeError(f"expected {what} as a string, got {_kind(value)}", field=where)
+        raise DecodeError(f"expected {what} as a string, got {kind_of(value)}", field=where)
     if len(value) > MAX_TEXT:
         raise DecodeError(f"{what} {_preview(value)} is longer than {MAX_TEXT}", field=where)
     return value
@@ -507,7 +507,7 @@ def _time(spec: TimeSpec, at: _At) -> tuple[datetime, str]:
             raise DecodeError(f"{text!r} has no time of day", field=where)
         return moment, text
     if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
-        raise DecodeError(f"expected an epoch time as a number, got {_kind(raw)}", field=where)
+        raise DecodeError(f"expected an epoch time as a number, got {kind_of(raw)}", field=where)
     unit, latest = _EPOCH_UNITS[spec.format]
     # Bounds first, so the arithmetic below can neither overflow nor lose digits that matter.
     if isinstance(raw, int) and not 0 <= raw <= latest:
@@ -526,7 +526,7 @@ def _integer(path: JsonPath | None, at: _At, maximum: int) -> int | None:
     if isinstance(raw, _Missing) or raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise DecodeError(f"expected an integer, got {_kind(raw)}", field=where)
+        raise DecodeError(f"expected an integer, got {kind_of(raw)}", field=where)
     if not 0 <= raw <= maximum:
         raise DecodeError(f"{_preview(raw)} is outside 0..{maximum}", field=where)
     return raw
@@ -543,7 +543,7 @@ def _annotations(spec: MetricMapping, at: _At) -> tuple[str, ...]:
         if isinstance(raw, _Missing) or raw is None:
             continue
         if isinstance(raw, bool) or not isinstance(raw, str | int):
-            raise DecodeError(f"expected a status string, got {_kind(raw)}", field=where)
+            raise DecodeError(f"expected a status string, got {kind_of(raw)}", field=where)
         annotation = status.annotation_for(raw if isinstance(raw, str) else str(raw))
         if annotation is not None:
             found.append(annotation)
@@ -557,22 +557,6 @@ def _same(value: JsonValue, expected: Scalar) -> bool:
     if isinstance(value, int | Decimal) and isinstance(expected, int | Decimal):
         return Decimal(value) == Decimal(expected)
     return isinstance(value, str) and isinstance(expected, str) and value == expected
-
-
-def _kind(value: JsonValue | _Missing) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "nothing"
 
 
 def _preview(value: object) -> str:

@@ -24,8 +24,9 @@ from typing import Any
 from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
+from device_profiles.strict_json import kind_of
 from hub.core.identity import check_device_id
-from hub.core.wire import ItemError, WireError, json_type, parse_json, parse_reading
+from hub.core.wire import ItemError, WireError, parse_json, parse_reading
 
 MAX_ITEMS = 5000
 
@@ -54,7 +55,7 @@ class ProviderBatch:
 def device_id_of(value: Any, field: str) -> str:
     """A hub device id (the wire contract's syntax), or :class:`WireError` naming ``field``."""
     if not isinstance(value, str):
-        raise WireError(f"expected a string, got {json_type(value)}", field=field)
+        raise WireError(f"expected a string, got {kind_of(value)}", field=field)
     problem = check_device_id(value)
     if problem:
         raise WireError(f"device id {problem}", field=field)

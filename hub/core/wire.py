@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
+from device_profiles.strict_json import kind_of
 
 TOPIC_ROOT = "hs/v1"
 MAX_READINGS_PER_MESSAGE = 1000
@@ -187,29 +188,17 @@ def _field(item: dict[str, Any], name: str, prefix: str) -> Any:
         if isinstance(value, int):
             value = Decimal(value)
         if not isinstance(value, Decimal):
-            raise WireError(f"expected a number, got {json_type(value)}", field=where)
+            raise WireError(f"expected a number, got {kind_of(value)}", field=where)
         if not value.is_finite():
             raise WireError("value must be finite", field=where)
         return value
     if not isinstance(value, expected):
-        raise WireError(f"expected {_type_name(expected)}, got {json_type(value)}", field=where)
+        raise WireError(f"expected {_type_name(expected)}, got {kind_of(value)}", field=where)
     return value
 
 
 def _type_name(kind: type) -> str:
     return {str: "a string", int: "an integer", Decimal: "a number"}[kind]
-
-
-def json_type(value: Any) -> str:
-    names = {
-        dict: "an object",
-        list: "an array",
-        str: "a string",
-        int: "an integer",
-        Decimal: "a number",
-        bool: "a boolean",
-    }
-    return names.get(type(value), type(value).__name__)
 
 
 def parse_time(text: str, field: str = "time") -> datetime:
@@ -229,7 +218,7 @@ def parse_reading(item: Any, prefix: str, *, extra: frozenset[str] = frozenset()
     """One canonical reading object; ``extra`` names further fields the caller reads itself."""
     if not isinstance(item, dict):
         raise WireError(
-            f"expected an object, got {json_type(item)}", field=prefix.rstrip(".") or None
+            f"expected an object, got {kind_of(item)}", field=prefix.rstrip(".") or None
         )
     unknown = sorted(set(item) - set(_FIELDS) - extra)
     if unknown:
@@ -275,7 +264,7 @@ def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> Par
     if isinstance(document, dict):
         return ParsedPayload([(None, parse_reading(document, ""))], [], {}, device_now, now_raw)
     if not isinstance(document, list):
-        raise WireError(f"expected a reading object or an array, got {json_type(document)}")
+        raise WireError(f"expected a reading object or an array, got {kind_of(document)}")
     if not document:
         raise WireError("empty array: no readings")
     if len(document) > MAX_READINGS_PER_MESSAGE:
@@ -333,7 +322,7 @@ def _text(
             raise WireError("required field is missing", field=f"{where}{name}")
         return None
     if not isinstance(value, str):
-        raise WireError(f"expected a string, got {json_type(value)}", field=f"{where}{name}")
+        raise WireError(f"expected a string, got {kind_of(value)}", field=f"{where}{name}")
     if not value or len(value) > max_length:
         raise WireError(f"must be 1-{max_length} characters", field=f"{where}{name}")
     return value
@@ -342,7 +331,7 @@ def _text(
 def _frame(item: Any, index: int) -> Frame:
     where = f"frames[{index}]."
     if not isinstance(item, dict):
-        raise WireError(f"expected an object, got {json_type(item)}", field=f"frames[{index}]")
+        raise WireError(f"expected an object, got {kind_of(item)}", field=f"frames[{index}]")
     unknown = sorted(set(item) - {"seq", "uuid", "data", "time"})
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{where}{unknown[0]}")
@@ -372,7 +361,7 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
     """
     document = parse_json(payload, max_bytes=max_bytes)
     if not isinstance(document, dict):
-        raise WireError(f"expected an object, got {json_type(document)}")
+        raise WireError(f"expected an object, got {kind_of(document)}")
     unknown = sorted(set(document) - {"gateway_time", "zone", "device", "frames"})
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=unknown[0])
@@ -495,7 +484,7 @@ def _count(table: dict[str, Any], name: str, where: str, *, maximum: int = 2**53
 
 def _known(table: Any, fields: frozenset[str], where: str) -> dict[str, Any]:
     if not isinstance(table, dict):
-        raise WireError(f"expected an object, got {json_type(table)}", field=where or None)
+        raise WireError(f"expected an object, got {kind_of(table)}", field=where or None)
     unknown = sorted(set(table) - fields)
     if unknown:
         prefix = f"{where}." if where else ""

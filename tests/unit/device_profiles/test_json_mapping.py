@@ -251,7 +251,7 @@ def test_a_mapping_without_time_gives_measurements_without_time() -> None:
         ('"2026-11-28x08:00"', "has no time of day"),
         ('"28/11/2026 08:00"', "not an ISO-8601 date-time"),
         ('"2026-11-28T23:59:60Z"', "not an ISO-8601 date-time"),
-        ("1764316800", "expected ISO-8601 time as a string, got a number"),
+        ("1764316800", "expected ISO-8601 time as a string, got an integer"),
         ('"' + "2026-11-28T08:00:00" + "0" * 100 + '"', "is longer than 64"),
     ],
 )
@@ -466,7 +466,7 @@ HOSTILE = [
         ACME,
         b'{"ts": 1764316800, "sys": 120, "dia": 80, "unit": 7}',
         "$.unit",
-        "expected unit as a string, got a number",
+        "expected unit as a string, got an integer",
     ),
     ("top-level array", ACME, b"[1, 2]", "$", "expected an object to look up 'sys'"),
     ("top-level number", ACME, b"42", "$", "expected an object to look up 'sys'"),
