@@ -3,6 +3,7 @@ give a DecodeError naming the offending path; one bad record never drops the goo
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from device_profiles import json_mapping
 from device_profiles.catalog import DeviceProfile, load_catalog, load_profile_text
 from device_profiles.errors import DecodeError
 from device_profiles.json_mapping import (
@@ -699,3 +701,14 @@ unit = "%"
 
     assert [m.value for m in result.measurements] == [Decimal(97), Decimal(98)]
     assert [(e.index, e.error.field) for e in result.errors] == [(2, "$.2.v")]
+
+
+def test_the_json_mapping_never_imports_the_catalog() -> None:
+    """The catalog imports the mapping's types and its section check, never the reverse:
+    decode_json takes any JsonProfile, so the two modules form no import cycle."""
+    tree = ast.parse(Path(json_mapping.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
+    }
+    assert "device_profiles.catalog" not in imported
