@@ -29,10 +29,10 @@ from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
 from device_profiles.strict_json import kind_of
+from hub.core.identity import ID_PATTERN
 
 TOPIC_ROOT = "hs/v1"
 MAX_READINGS_PER_MESSAGE = 1000
-_ID = r"[A-Za-z0-9._:-]{1,128}"
 
 
 class WireError(DecodeError):
@@ -48,10 +48,12 @@ class TopicKind(enum.StrEnum):
 
 _PROFILE = r"[a-z][a-z0-9-]{2,63}"
 _TOPIC_SHAPES: dict[TopicKind, re.Pattern[str]] = {
-    TopicKind.DEVICE_READINGS: re.compile(rf"hs/v1/devices/(?P<id>{_ID})/readings"),
-    TopicKind.DEVICE_JSON: re.compile(rf"hs/v1/devices/(?P<id>{_ID})/json/(?P<profile>{_PROFILE})"),
-    TopicKind.GATEWAY_FRAMES: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/frames"),
-    TopicKind.GATEWAY_STATUS: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/status"),
+    TopicKind.DEVICE_READINGS: re.compile(rf"hs/v1/devices/(?P<id>{ID_PATTERN})/readings"),
+    TopicKind.DEVICE_JSON: re.compile(
+        rf"hs/v1/devices/(?P<id>{ID_PATTERN})/json/(?P<profile>{_PROFILE})"
+    ),
+    TopicKind.GATEWAY_FRAMES: re.compile(rf"hs/v1/gateways/(?P<id>{ID_PATTERN})/frames"),
+    TopicKind.GATEWAY_STATUS: re.compile(rf"hs/v1/gateways/(?P<id>{ID_PATTERN})/status"),
 }
 
 # What the bridge subscribes to (one filter per kind it ingests).
@@ -95,13 +97,13 @@ def gateway_acks_topic(gateway_id: str) -> str:
 
 
 def gateway_frames_topic(gateway_id: str) -> str:
-    if not re.fullmatch(_ID, gateway_id):
+    if not re.fullmatch(ID_PATTERN, gateway_id):
         raise WireError(f"invalid gateway id {gateway_id!r}", field="gateway_id")
     return f"{TOPIC_ROOT}/gateways/{gateway_id}/frames"
 
 
 def device_readings_topic(device_id: str) -> str:
-    if not re.fullmatch(_ID, device_id):
+    if not re.fullmatch(ID_PATTERN, device_id):
         raise WireError(f"invalid device id {device_id!r}", field="device_id")
     return f"{TOPIC_ROOT}/devices/{device_id}/readings"
 
@@ -376,7 +378,7 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"device.{unknown[0]}")
     device_id = _text(device, "id", "device.")
     assert device_id is not None
-    if not re.fullmatch(_ID, device_id):
+    if not re.fullmatch(ID_PATTERN, device_id):
         raise WireError(f"invalid device id {device_id!r}", field="device.id")
     profile_id = _text(device, "profile", "device.", max_length=64)
     assert profile_id is not None
@@ -497,7 +499,7 @@ def _device_health(item: Any, index: int) -> DeviceHealth:
     table = _known(item, _DEVICE_FIELDS, where)
     device_id = _text(table, "id", f"{where}.")
     assert device_id is not None
-    if not re.fullmatch(_ID, device_id):
+    if not re.fullmatch(ID_PATTERN, device_id):
         raise WireError(f"invalid device id {device_id!r}", field=f"{where}.id")
     connected = table.get("connected")
     if connected is not None and not isinstance(connected, bool):
