@@ -161,8 +161,19 @@ class MetricLimits:
     def is_plausible(self, canonical_value: Decimal) -> bool:
         return self.min <= canonical_value <= self.max
 
+    def critical_flag(
+        self, canonical_value: Decimal, fallback: MetricDef | None = None
+    ) -> str | None:
+        """``"critical-low"`` / ``"critical-high"`` beyond this model's critical limits, else
+        None. A side the profile leaves unset is ``fallback``'s (the vocabulary's), if given."""
+        low, high = self.critical_low, self.critical_high
+        if fallback is not None:
+            low = fallback.critical_low if low is None else low
+            high = fallback.critical_high if high is None else high
+        return critical_flag(canonical_value, low, high)
+
     def is_critical(self, canonical_value: Decimal) -> bool:
-        return critical_flag(canonical_value, self.critical_low, self.critical_high) is not None
+        return self.critical_flag(canonical_value) is not None
 
 
 @dataclass(frozen=True, slots=True)

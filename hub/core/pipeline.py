@@ -131,13 +131,10 @@ def _critical_flags(
     definition: MetricDef, limits: MetricLimits | None, value: Decimal
 ) -> tuple[str, ...]:
     """The profile's critical limits where it sets them, else the vocabulary's: every path."""
-    low = limits.critical_low if limits and limits.critical_low is not None else None
-    high = limits.critical_high if limits and limits.critical_high is not None else None
-    flag = critical_flag(
-        value,
-        definition.critical_low if low is None else low,
-        definition.critical_high if high is None else high,
-    )
+    if limits is None:
+        flag = critical_flag(value, definition.critical_low, definition.critical_high)
+    else:
+        flag = limits.critical_flag(value, fallback=definition)
     return () if flag is None else (flag,)
 
 
