@@ -74,14 +74,14 @@ def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
         return 3
     finally:
         ingestor.close()
-    t = bridge.totals
+    totals = bridge.totals
     log.info(
         "bridge stopped: %d messages, %d stored, %d duplicates, %d dead letters, %d quarantined",
-        t.messages,
-        t.stored,
-        t.duplicates,
-        t.dead_lettered,
-        t.quarantined,
+        totals.messages,
+        totals.stored,
+        totals.duplicates,
+        totals.dead_lettered,
+        totals.quarantined,
     )
     return 0
 

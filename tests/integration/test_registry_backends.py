@@ -560,11 +560,11 @@ def test_enrollments_for_several_devices(registry: Registry) -> None:
 
 def test_rejects_are_kept_once_however_often_a_batch_is_retried(registry: Registry) -> None:
     dead = [dead_letter(0), dead_letter(1, payload=b"\x00\x01\xfe\xff")]
-    held = [(reading("r1"), "no enrollment"), (reading("r2", "bpm-1"), "no enrollment")]
+    quarantined = [(reading("r1"), "no enrollment"), (reading("r2", "bpm-1"), "no enrollment")]
 
     for _ in range(3):
-        registry.keep_rejects(dead, held)
-    registry.keep_rejects(dead[:1], held[1:])  # a partial retry
+        registry.keep_rejects(dead, quarantined)
+    registry.keep_rejects(dead[:1], quarantined[1:])  # a partial retry
 
     assert registry.counts() == {"dead_letters": 2, "quarantine": 2}
     rows = sorted(registry.dead_letters(), key=lambda row: row["item_index"])
