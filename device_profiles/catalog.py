@@ -25,7 +25,6 @@ Top level::
                                        #   prefer gateway or receive time
     clock_zone = "local"               # both: "local" | "utc", zone of a device time that
                                        #   states no offset
-    sfloat_reserved_as_nan = true      # ble-gatt: reserved SFLOAT/FLOAT values mean NaN
     duplicate_notifications = true     # ble-gatt: each record is notified more than once
     kg_resolution_override = 0.05      # ble-gatt: the weight resolution (kg) really used, one
                                        #   of 0.5 0.2 0.1 0.05 0.02 0.01 0.005; needs 2A9D/2A9C
@@ -121,7 +120,6 @@ QUIRKS: Final[dict[str, tuple[frozenset[Transport], str]]] = {
         "the device clock drifts or resets: flag its times, prefer gateway or receive time",
     ),
     "clock_zone": (_BOTH, 'zone of a device time that states no offset: "local" or "utc"'),
-    "sfloat_reserved_as_nan": (_BLE, "reserved IEEE 11073 SFLOAT/FLOAT values mean NaN"),
     "duplicate_notifications": (_BLE, "each record is notified more than once"),
     "kg_resolution_override": (
         _BLE,
@@ -142,7 +140,6 @@ class Quirks:
 
     clock_unreliable: bool = False
     clock_zone: ClockZone | None = None
-    sfloat_reserved_as_nan: bool = False
     duplicate_notifications: bool = False
     kg_resolution_override: Decimal | None = None
     sequence_resets: bool = False
@@ -438,7 +435,6 @@ class _ProfileChecker(Checker):
         return Quirks(
             clock_unreliable=self.flag(table, "clock_unreliable", "quirks") or False,
             clock_zone=CLOCK_ZONES.get(zone or ""),
-            sfloat_reserved_as_nan=self.flag(table, "sfloat_reserved_as_nan", "quirks") or False,
             duplicate_notifications=self.flag(table, "duplicate_notifications", "quirks") or False,
             kg_resolution_override=resolution,
             sequence_resets=self.flag(table, "sequence_resets", "quirks") or False,

@@ -33,9 +33,18 @@ from device_profiles.glucose import (
     encode_glucose_measurement,
 )
 from device_profiles.heart_rate import HeartRateRecord, encode_heart_rate
-from hub.core.decoding import MessageDecoder
+from device_profiles.measurement import Special
+from hub.core.decoding import Decoded, MessageDecoder
 from hub.core.model import Source
-from hub.core.pipeline import Accepted, Enrollment, Policy, process_upload
+from hub.core.pipeline import (
+    Accepted,
+    Enrollment,
+    Outcome,
+    Policy,
+    Rejected,
+    RejectKind,
+    process_upload,
+)
 from hub.core.wire import parse_topic
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "profiles"
@@ -278,3 +287,41 @@ def test_bad_frames_name_the_field(frame: dict[str, object], field: str, reason:
     [error] = decoded.errors
     assert error.error.field == f"frames[0].{field}"
     assert reason in error.error.reason
+
+
+# --- catalog quirks ---------------------------------------------------------------------------
+
+
+def judge(decoded: Decoded) -> list[Outcome]:
+    """The pipeline's outcome for every item of a decoded gateway message."""
+    return process_upload(
+        [m for _, m in decoded.items],
+        device_id=decoded.device_id,
+        source=decoded.source,
+        receive_time=RECEIVED,
+        enrollments=[Enrollment(decoded.device_id, "pat-1", datetime(2026, 1, 1, tzinfo=UTC))],
+        policy=decoded.policy,
+        clocks=decoded.clocks,
+        reference_time=decoded.reference_time,
+    )
+
+
+def test_a_reserved_sfloat_is_no_value_on_every_model_never_a_decode_error() -> None:
+    """The reserved SFLOAT (0x0801) where a pressure should be decodes as a special value
+    and the pipeline refuses it as no value, like NaN — for every model, which is why the
+    catalog has no per-model quirk for it."""
+    record = BloodPressureRecord(
+        systolic=Special.RESERVED,
+        diastolic=Decimal(81),
+        mean_arterial=Decimal(95),
+        timestamp=GattDateTime(2026, 11, 28, 9, 0, 2),
+    )
+    decoded = decode(
+        "hs/v1/gateways/gw-1/frames",
+        frames_message("generic-ble-blood-pressure", ("2A35", encode_blood_pressure(record))),
+    )
+    assert decoded.errors == []
+    outcomes = dict(zip((m.metric for _, m in decoded.items), judge(decoded), strict=True))
+    systolic = outcomes["systolic_bp"]
+    assert isinstance(systolic, Rejected) and systolic.kind is RejectKind.NO_VALUE
+    assert isinstance(outcomes["diastolic_bp"], Accepted)

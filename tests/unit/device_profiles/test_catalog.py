@@ -339,8 +339,8 @@ PROBLEM_CASES = [
     ),
     (
         "quirk for another transport",
-        MQTT_HEAD + MQTT_SECTION + "[quirks]\nsfloat_reserved_as_nan = true\n",
-        "quirks.sfloat_reserved_as_nan",
+        MQTT_HEAD + MQTT_SECTION + "[quirks]\nduplicate_notifications = true\n",
+        "quirks.duplicate_notifications",
         "does not apply to a mqtt-json profile",
     ),
     (
