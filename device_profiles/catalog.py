@@ -26,8 +26,9 @@ Top level::
     clock_zone = "local"               # both: "local" | "utc", zone of a device time that
                                        #   states no offset
     duplicate_notifications = true     # ble-gatt: each record is notified more than once
-    kg_resolution_override = 0.05      # ble-gatt: the weight resolution (kg) really used, one
-                                       #   of 0.5 0.2 0.1 0.05 0.02 0.01 0.005; needs 2A9D/2A9C
+    kg_resolution_override = 0.05      # ble-gatt: the scale counts its masses in steps of
+                                       #   this many kg, not the standard's 0.005: one of
+                                       #   0.5 0.2 0.1 0.05 0.02 0.01 0.005; needs 2A9D/2A9C
     sequence_resets = true             # both: sequence numbers restart (power cycle), so are
                                        #   not unique over the device's life
 
@@ -123,7 +124,7 @@ QUIRKS: Final[dict[str, tuple[frozenset[Transport], str]]] = {
     "duplicate_notifications": (_BLE, "each record is notified more than once"),
     "kg_resolution_override": (
         _BLE,
-        "the weight resolution (kg) the scale really uses, whatever its feature says",
+        "the scale counts its masses in steps of this many kg, not the standard's 0.005 kg",
     ),
     "sequence_resets": (_BOTH, "sequence numbers restart (power cycle), so are not unique"),
 }

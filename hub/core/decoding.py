@@ -17,7 +17,9 @@ device clock that states none (``clock_zone`` quirk; otherwise the gateway's IAN
 the gateway's current UTC offset, else the hub's default zone — the last two flagged
 ``time-zone-assumed``). The device's own clock read at upload — ``device_now`` in a canonical
 message, the Current Time / Date Time a gateway read on connection — becomes the upload's
-:class:`~hub.core.timekeeping.ClockReading` (``hub.core.timekeeping``).
+:class:`~hub.core.timekeeping.ClockReading` (``hub.core.timekeeping``). A scale's
+``kg_resolution_override`` quirk rescales the masses of its Weight and Body Composition
+Measurement frames (``device_profiles.weight``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from device_profiles.gatt_time import decode_current_time, decode_date_time
 from device_profiles.glucose import GlucoseContext, join_glucose_context
 from device_profiles.json_mapping import decode_json
 from device_profiles.measurement import Measurement
+from device_profiles.weight import with_kg_resolution
 from hub.core.model import Source
 from hub.core.pipeline import Policy
 from hub.core.timekeeping import ClockMethod, ClockReading
@@ -177,6 +180,7 @@ class MessageDecoder:
         session_start: datetime | None = None
         clock: ClockReading | None = None
         utc_clock = profile.quirks.clock_zone == "utc"
+        kg_resolution = profile.quirks.kg_resolution_override
         for frame in envelope.frames:
             try:
                 number = uuids.normalize_uuid(frame.uuid)
@@ -198,6 +202,8 @@ class MessageDecoder:
                     contexts.append(value)
                 elif codec.is_measurement:
                     decoded = codec.decode(frame.data, session_start=session_start)
+                    if kg_resolution is not None and number in _MASS_CODECS:
+                        decoded = [with_kg_resolution(m, kg_resolution) for m in decoded]
                     items += [(frame.index, _dated(m, frame)) for m in decoded]
                     clocks += [clock] * len(decoded)
                 # Other frames (battery, features, RACP) carry no reading.
@@ -240,6 +246,10 @@ def _gateway_zone(envelope: GatewayFrames) -> tuple[tzinfo, bool]:
         return ZoneInfo(envelope.zone), True
     return envelope.gateway_time.tzinfo or UTC, False
 
+
+# The characteristics whose masses a scale may count in its own resolution (catalog quirk
+# ``kg_resolution_override``).
+_MASS_CODECS = frozenset((uuids.WEIGHT_MEASUREMENT, uuids.BODY_COMPOSITION_MEASUREMENT))
 
 _CLOCK_CODECS: dict[int, tuple[ClockMethod, Callable[[bytes], datetime | None]]] = {
     uuids.CURRENT_TIME: (

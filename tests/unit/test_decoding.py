@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from device_profiles.blood_pressure import BloodPressureRecord, BpStatus, encode_blood_pressure
-from device_profiles.catalog import load_catalog
+from device_profiles.catalog import Catalog, load_catalog, load_profile_text
 from device_profiles.cgm import (
     CgmRecord,
     CgmSessionStartTime,
@@ -325,3 +325,40 @@ def test_a_reserved_sfloat_is_no_value_on_every_model_never_a_decode_error() -> 
     systolic = outcomes["systolic_bp"]
     assert isinstance(systolic, Rejected) and systolic.kind is RejectKind.NO_VALUE
     assert isinstance(outcomes["diastolic_bp"], Accepted)
+
+
+def quirky_decoder(profile_text: str) -> MessageDecoder:
+    """A decoder whose catalog is the shipped one plus one profile."""
+    extra = load_profile_text(profile_text, "quirky.toml")
+    catalog = Catalog([*CATALOG.values(), extra])
+    return MessageDecoder(catalog, Policy(), max_payload_bytes=256 * 1024)
+
+
+SCALE_0_05 = """
+id = "coarse-scale"
+manufacturer = "Example"
+model = "counts in 50 g steps"
+transport = "ble-gatt"
+[ble]
+services = ["181D"]
+characteristics = ["2A9D"]
+[quirks]
+kg_resolution_override = 0.05
+"""
+
+
+def test_kg_resolution_override_scales_the_weight_with_the_profiles_resolution() -> None:
+    # The scale means 72.40 kg and sends the count of its own 0.05 kg steps: 1448.
+    frame = ("2A9D", bytes.fromhex("00") + (1448).to_bytes(2, "little"))
+    standard = decode(
+        "hs/v1/gateways/gw-1/frames", frames_message("generic-ble-weight-scale", frame)
+    )
+    [(_, as_sent)] = standard.items
+    assert as_sent.value == Decimal("7.240")  # read at the standard's 0.005 kg per step
+    coarse = quirky_decoder(SCALE_0_05).decode(
+        parse_topic("hs/v1/gateways/gw-1/frames"),
+        frames_message("coarse-scale", frame),
+        RECEIVED,
+    )
+    [(_, weight)] = coarse.items
+    assert (weight.metric, weight.value, weight.unit) == ("weight", Decimal("72.40"), "kg")
