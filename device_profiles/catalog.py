@@ -25,7 +25,8 @@ Top level::
                                        #   prefer gateway or receive time
     clock_zone = "local"               # both: "local" | "utc", zone of a device time that
                                        #   states no offset
-    duplicate_notifications = true     # ble-gatt: each record is notified more than once
+    duplicate_notifications = true     # ble-gatt: each value is notified twice; the echo
+                                       #   (same characteristic and bytes just after) is dropped
     kg_resolution_override = 0.05      # ble-gatt: the scale counts its masses in steps of
                                        #   this many kg, not the standard's 0.005: one of
                                        #   0.5 0.2 0.1 0.05 0.02 0.01 0.005; needs 2A9D/2A9C
@@ -121,7 +122,10 @@ QUIRKS: Final[dict[str, tuple[frozenset[Transport], str]]] = {
         "the device clock drifts or resets: flag its times, prefer gateway or receive time",
     ),
     "clock_zone": (_BOTH, 'zone of a device time that states no offset: "local" or "utc"'),
-    "duplicate_notifications": (_BLE, "each record is notified more than once"),
+    "duplicate_notifications": (
+        _BLE,
+        "each value is notified twice: the repeat right after it in an upload is dropped",
+    ),
     "kg_resolution_override": (
         _BLE,
         "the scale counts its masses in steps of this many kg, not the standard's 0.005 kg",

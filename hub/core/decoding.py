@@ -19,7 +19,8 @@ the gateway's current UTC offset, else the hub's default zone — the last two f
 message, the Current Time / Date Time a gateway read on connection — becomes the upload's
 :class:`~hub.core.timekeeping.ClockReading` (``hub.core.timekeeping``). A scale's
 ``kg_resolution_override`` quirk rescales the masses of its Weight and Body Composition
-Measurement frames (``device_profiles.weight``).
+Measurement frames (``device_profiles.weight``); a ``duplicate_notifications`` model's echo
+(a frame repeating the one just before it, same characteristic and bytes) is dropped.
 """
 
 from __future__ import annotations
@@ -181,9 +182,18 @@ class MessageDecoder:
         clock: ClockReading | None = None
         utc_clock = profile.quirks.clock_zone == "utc"
         kg_resolution = profile.quirks.kg_resolution_override
+        echoes = profile.quirks.duplicate_notifications
+        previous: tuple[int, bytes] | None = None  # the last frame that was not an echo
         for frame in envelope.frames:
             try:
                 number = uuids.normalize_uuid(frame.uuid)
+                if echoes:
+                    # The model notifies every value twice: a frame repeating the one just
+                    # before it is that echo (never itself echoed), acknowledged but not read.
+                    if (number, frame.data) == previous:
+                        previous = None
+                        continue
+                    previous = (number, frame.data)
                 if number in _CLOCK_CODECS:
                     # The device's clock as the gateway read it on connecting: it dates the
                     # frames after it (the records of that connection).

@@ -362,3 +362,52 @@ def test_kg_resolution_override_scales_the_weight_with_the_profiles_resolution()
     )
     [(_, weight)] = coarse.items
     assert (weight.metric, weight.value, weight.unit) == ("weight", Decimal("72.40"), "kg")
+
+
+STRAP_TWICE = """
+id = "echo-strap"
+manufacturer = "Example"
+model = "notifies every value twice"
+transport = "ble-gatt"
+[ble]
+services = ["180D"]
+characteristics = ["2A37"]
+[quirks]
+duplicate_notifications = true
+"""
+
+
+def strap_message(profile: str, *rates: int) -> bytes:
+    """Heart-rate frames (no device time), each received 40 ms after the one before."""
+    return json.dumps(
+        {
+            "gateway_time": "2026-11-28T09:00:05+01:00",
+            "device": {"id": "hr-1", "address": "C0:26:DA:01:02:04", "profile": profile},
+            "frames": [
+                {
+                    "seq": i,
+                    "uuid": "2A37",
+                    "data": encode_heart_rate(HeartRateRecord(heart_rate=rate)).hex(),
+                    "time": f"2026-11-28T09:00:04.{40 * i:03d}+01:00",
+                }
+                for i, rate in enumerate(rates)
+            ],
+        }
+    ).encode()
+
+
+def test_duplicate_notifications_drops_the_echo_within_an_upload() -> None:
+    # Without a device time each frame is dated by its receive time: an echo left in would
+    # be a second reading.
+    topic = parse_topic("hs/v1/gateways/gw-1/frames")
+    plain = DECODER.decode(topic, strap_message("generic-ble-heart-rate", 72, 72, 75, 75), RECEIVED)
+    assert [m.value for _, m in plain.items] == [72, 72, 75, 75]
+    assert len({o.reading.reading_id for o in judge(plain) if isinstance(o, Accepted)}) == 4
+
+    echoing = quirky_decoder(STRAP_TWICE)
+    decoded = echoing.decode(topic, strap_message("echo-strap", 72, 72, 75, 75), RECEIVED)
+    assert [(i, m.value) for i, m in decoded.items] == [(0, 72), (2, 75)]
+    assert decoded.frame_seqs == (0, 1, 2, 3)  # the echoes are acknowledged all the same
+    # The same value measured again is a new notification, itself echoed: kept once.
+    again = echoing.decode(topic, strap_message("echo-strap", 72, 72, 72, 72), RECEIVED)
+    assert [i for i, _ in again.items] == [0, 2]
