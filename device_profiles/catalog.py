@@ -31,7 +31,8 @@ Top level::
                                        #   this many kg, not the standard's 0.005: one of
                                        #   0.5 0.2 0.1 0.05 0.02 0.01 0.005; needs 2A9D/2A9C
     sequence_resets = true             # both: sequence numbers restart (power cycle), so are
-                                       #   not unique over the device's life
+                                       #   not unique over the device's life: a record without
+                                       #   a device time is not identified by its number alone
 
 ``[limits.<metric>]`` (optional, one table per metric of ``vocabulary.METRICS``) — plausibility
 for this model, in the metric's canonical unit: ``min`` and ``max`` required, within the
@@ -130,7 +131,10 @@ QUIRKS: Final[dict[str, tuple[frozenset[Transport], str]]] = {
         _BLE,
         "the scale counts its masses in steps of this many kg, not the standard's 0.005 kg",
     ),
-    "sequence_resets": (_BOTH, "sequence numbers restart (power cycle), so are not unique"),
+    "sequence_resets": (
+        _BOTH,
+        "sequence numbers restart (power cycle), so a number alone identifies no record",
+    ),
 }
 """The closed set of quirks: name -> (transports it applies to, meaning)."""
 

@@ -106,7 +106,8 @@ class MessageDecoder:
     # --- policy -------------------------------------------------------------------------
 
     def policy_for(self, profile_id: str | None) -> Policy:
-        """The policy of a catalog profile (its limits and clock quirks); base if unknown."""
+        """The policy of a catalog profile (its limits, clock and sequence quirks); base if
+        unknown."""
         profile = self.catalog.get(profile_id) if profile_id else None
         return self.base_policy if profile is None else self._policy(profile)
 
@@ -117,6 +118,7 @@ class MessageDecoder:
                 self.base_policy,
                 limits={limit.metric: limit for limit in profile.limits},
                 clock_unreliable=profile.quirks.clock_unreliable,
+                sequence_resets=profile.quirks.sequence_resets,
             )
             if profile.quirks.clock_zone == "utc":
                 policy = replace(policy, zone=UTC, zone_stated=True)

@@ -411,3 +411,8 @@ def test_duplicate_notifications_drops_the_echo_within_an_upload() -> None:
     # The same value measured again is a new notification, itself echoed: kept once.
     again = echoing.decode(topic, strap_message("echo-strap", 72, 72, 72, 72), RECEIVED)
     assert [i for i, _ in again.items] == [0, 2]
+
+
+def test_a_profiles_sequence_resets_quirk_reaches_the_pipelines_policy() -> None:
+    assert DECODER.policy_for("glucocloud-meter").sequence_resets  # its counter restarts
+    assert not DECODER.policy_for("nimbus-scale").sequence_resets
