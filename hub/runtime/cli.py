@@ -98,7 +98,8 @@ def _cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
     import math
     from pathlib import Path
 
-    from gateway_firmware_sim.fleet import ApiEnroller, Fleet, FleetConfig
+    from gateway_firmware_sim.enrollment import ApiEnroller
+    from gateway_firmware_sim.fleet import Fleet, FleetConfig
     from gateway_firmware_sim.world import ALL_SCENARIOS, Scenario
     from hub.adapters.tokens import Role, mint_token
 

@@ -54,7 +54,7 @@ from gateway_firmware_sim.devices.hr_strap import HeartRateStrap
 from gateway_firmware_sim.devices.oximeter import PulseOximeter
 from gateway_firmware_sim.devices.scale import WeightScale
 from gateway_firmware_sim.devices.thermometer import Thermometer
-from gateway_firmware_sim.fleet import ApiEnroller
+from gateway_firmware_sim.enrollment import ApiEnroller
 from gateway_firmware_sim.physiology.glucose import GlucoseScenario
 from gateway_firmware_sim.physiology.person import Conditions, Person
 from gateway_firmware_sim.physiology.pressure import BpVariant
