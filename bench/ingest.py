@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -236,6 +237,7 @@ def run_hub(bench: Bench, client_id: str, backend: str, workers: int) -> Result:
     env.update(
         {
             "HUB_ENVIRONMENT": "test",
+            "HUB_AUTH__SECRET": secrets.token_urlsafe(32),  # the test environment wants one
             "HUB_DATA_DIR": str(data),
             "HUB_LOG_LEVEL": "WARNING",
             "HUB_MQTT__PORT": str(bench.port),
