@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api import audit
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
 from api.errors import Problem
@@ -54,15 +55,7 @@ def list_dead_letters(
     rows = context.registry.dead_letters(limit=limit + 1, before=cursor)
     more = len(rows) > limit
     rows = rows[:limit]
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="dead-letters.list",
-        patient_id=None,
-        outcome="allowed",
-        detail=f"{len(rows)} rows",
-    )
+    audit.record(context, principal, "dead-letters.list", None, detail=f"{len(rows)} rows")
     items = [
         DeadLetterOut(
             id=row["id"],

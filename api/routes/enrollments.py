@@ -26,6 +26,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api import audit
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
@@ -102,20 +103,12 @@ def _audit(
     principal: Principal,
     action: str,
     patients: set[str],
-    outcome: str,
+    outcome: audit.Outcome,
     detail: str,
 ) -> None:
     """One event in the trail of every patient concerned."""
     for patient_id in sorted(patients):
-        context.registry.audit(
-            at=context.clock(),
-            actor=principal.subject,
-            role=principal.role.value,
-            action=action,
-            patient_id=patient_id,
-            outcome=outcome,
-            detail=detail,
-        )
+        audit.record(context, principal, action, patient_id, outcome=outcome, detail=detail)
 
 
 def _in_care(context: HubContext, principal: Principal, patients: set[str]) -> bool:

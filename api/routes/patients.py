@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from api import audit
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
@@ -59,14 +60,7 @@ def register_patient(
     """The pseudonymous id of the patient with this INS (created on first use: 201)."""
     require_role(principal, Role.ADMIN, Role.PRACTITIONER)
     patient_id, created = context.registry.register_patient(body.ins, now=context.clock())
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="patient.register",
-        patient_id=patient_id,
-        outcome="allowed",
-    )
+    audit.record(context, principal, "patient.register", patient_id)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return PatientOut(patient_id=patient_id, created=created)
 
@@ -320,13 +314,6 @@ def erase(patient_id: str, principal: CurrentPrincipal, context: Context) -> Era
     authorize_patient_access(context, principal, patient_id, "patient.erase", practitioners=False)
     readings = context.store.erase_patient(patient_id)
     counts = context.registry.erase_patient(patient_id)
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="patient.erased",
-        patient_id=patient_id,
-        outcome="allowed",
-        detail=f"{readings} readings; registry rows {sum(counts.values())}",
-    )
+    detail = f"{readings} readings; registry rows {sum(counts.values())}"
+    audit.record(context, principal, "patient.erased", patient_id, detail=detail)
     return ErasureOut(readings=readings, registry=counts)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field, field_validator
 
+from api import audit
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
@@ -112,14 +113,7 @@ def put_patient_program(
     if principal.role is Role.PRACTITIONER:
         authorize_patient_access(context, principal, patient_id, "preferences.program")
     else:
-        context.registry.audit(
-            at=context.clock(),
-            actor=principal.subject,
-            role=principal.role.value,
-            action="preferences.program",
-            patient_id=patient_id,
-            outcome="allowed",
-        )
+        audit.record(context, principal, "preferences.program", patient_id)
     if body.program is not None and context.registry.program(body.program) is None:
         raise Problem(422, "unknown-program", f"no programme {body.program!r}", field="program")
     stored = context.registry.patient_preferences(patient_id)
