@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from api.deps import HubContext
+from hub.adapters.registry.audit import AuditEvent
 from hub.adapters.tokens import Principal
 
 Outcome = Literal["allowed", "refused"]
@@ -23,12 +24,14 @@ def record(
     detail: str | None = None,
 ) -> None:
     """Append one event to the audit trail (``patient_id`` None: no patient's data)."""
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action=action,
-        patient_id=patient_id,
-        outcome=outcome,
-        detail=detail,
+    context.registry.audit.record(
+        AuditEvent(
+            at=context.clock(),
+            actor=principal.subject,
+            role=principal.role.value,
+            action=action,
+            patient_id=patient_id,
+            outcome=outcome,
+            detail=detail,
+        )
     )

@@ -50,9 +50,7 @@ def may_access_patient(
     if principal.role is Role.PATIENT:
         return principal.subject == patient_id
     if principal.role is Role.PRACTITIONER and practitioners:
-        return context.registry.has_care_relationship(
-            principal.subject, patient_id, at=context.clock()
-        )
+        return context.registry.care.in_care(principal.subject, patient_id, at=context.clock())
     return False
 
 

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.adapters.registry.repo import RegistryUnavailable
+from hub.adapters.registry.errors import RegistryUnavailable
 from hub.adapters.store import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"

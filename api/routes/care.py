@@ -55,7 +55,7 @@ def add(body: CareIn, principal: CurrentPrincipal, context: Context) -> CareOut:
     start = body.start or context.clock()
     if body.end is not None and body.end <= start:
         raise Problem(422, "invalid-range", "`end` must be after `start`", field="end")
-    relationship_id = context.registry.add_care_relationship(
+    relationship_id = context.registry.care.add(
         body.practitioner_id,
         body.patient_id,
         organization=body.organization,
@@ -81,7 +81,7 @@ def end(
 ) -> Response:
     """End a care relationship now: the practitioner loses access at once."""
     require_role(principal, Role.ADMIN)
-    ended = context.registry.end_care_relationship(relationship_id, at=context.clock())
+    ended = context.registry.care.end(relationship_id, at=context.clock())
     if ended is None:
         raise Problem(404, "not-found", "no active care relationship with this id")
     audit.record(context, principal, "care.end", ended, detail=f"relationship {relationship_id}")

@@ -25,7 +25,12 @@ def readyz(context: Context) -> dict[str, Any]:
     except StoreError as err:
         raise Problem(503, "not-ready", f"time-series store unavailable: {err}") from err
     try:
-        counts = context.registry.counts()
+        counts = context.registry.rejects.counts()
     except Exception as err:
         raise Problem(503, "not-ready", f"registry unavailable: {type(err).__name__}") from err
-    return {"status": "ready", "store": context.settings.store.backend, **counts}
+    return {
+        "status": "ready",
+        "store": context.settings.store.backend,
+        "dead_letters": counts.dead_letters,
+        "quarantine": counts.quarantine,
+    }

@@ -8,7 +8,7 @@ each one here, on its batch worker thread, before acknowledging it:
 
 * a status that is not valid is counted (``malformed``), logged and acknowledged — a retained
   message would otherwise come back forever;
-* a valid one is recorded in the registry (:meth:`Registry.record_gateway_status`); a gateway
+* a valid one is recorded in the registry (``registry.gateways.record_status``); a gateway
   that is not registered is counted (``unregistered``) and ignored; a registry failure raises
   :class:`~hub.core.batch.IngestUnavailable`, so the batch is retried and nothing acknowledged;
 * the gauges are totals over the gateways whose latest status is online (how many, frames
@@ -34,7 +34,7 @@ LOW_BATTERY_PERCENT = 20
 
 
 class StatusStore(Protocol):
-    def record_gateway_status(
+    def record_status(
         self, gateway_id: str, status: GatewayStatus, *, received: datetime
     ) -> bool: ...
 
@@ -54,7 +54,7 @@ class GatewayHealthBook:
             log.warning("gateway %s: status refused: %s", gateway_id, err)
             return
         try:
-            known = self.store.record_gateway_status(gateway_id, status, received=received)
+            known = self.store.record_status(gateway_id, status, received=received)
         except SQLAlchemyError as err:
             raise IngestUnavailable(f"registry: {err}") from err
         if not known:

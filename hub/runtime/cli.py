@@ -59,7 +59,7 @@ def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
     from hub.services.ingest import open_ingestor
 
     ingestor = open_ingestor(settings)
-    bridge = MqttBridge(settings.mqtt, ingestor, gateway_statuses=ingestor.registry)
+    bridge = MqttBridge(settings.mqtt, ingestor, gateway_statuses=ingestor.registry.gateways)
     if settings.mqtt.metrics_port:
         from prometheus_client import start_http_server
 

@@ -28,7 +28,8 @@ from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
 from device_profiles.catalog import Catalog, load_catalog
 from device_profiles.errors import DecodeError
-from hub.adapters.registry.repo import AuditEvent, DeadLetter, Registry
+from hub.adapters.registry import DeadLetter, Registry
+from hub.adapters.registry.audit import AuditEvent
 from hub.adapters.store.base import (
     ReadingStore,
     StoreError,
@@ -159,7 +160,7 @@ class Ingestor:
     def _decide(
         self, messages: Sequence[Incoming], decoded: list[tuple[int, Decoded]], plan: _Plan
     ) -> None:
-        enrollments = self.registry.enrollments_for(d.device_id for _, d in decoded)
+        enrollments = self.registry.enrollments.for_devices(d.device_id for _, d in decoded)
         decoded = self._paired_only(messages, decoded, enrollments, plan)
         accepted: list[tuple[int, int | None, Decoded, Reading]] = []
         for number, result in decoded:
@@ -215,7 +216,7 @@ class Ingestor:
                     )
         accepted = self._check_subjects(messages, accepted, plan)
         # Consent: a source the patient objected to feeds nothing; the refusal is audited.
-        objections = self.registry.active_objections(r.patient_id for *_, r in accepted)
+        objections = self.registry.consent.active_objections(r.patient_id for *_, r in accepted)
         for number, index, result, reading in accepted:
             source = _objected_source(reading, result, objections)
             if source is None:
@@ -241,7 +242,7 @@ class Ingestor:
         gateways = {d.gateway_id for _, d in decoded if d.gateway_id is not None}
         if not gateways:
             return decoded
-        pairings = self.registry.gateway_pairings(gateways)
+        pairings = self.registry.gateways.pairings(gateways)
         kept = []
         for number, result in decoded:
             gateway = result.gateway_id
@@ -357,7 +358,7 @@ class Ingestor:
         """Raise IngestUnavailable if a store does not answer (the failure is not the input's)."""
         try:
             self.store.ping()
-            self.registry.counts()
+            self.registry.rejects.counts()
         except (StoreError, SQLAlchemyError) as err:
             raise IngestUnavailable(
                 f"{type(failure).__name__} while a store fails: {type(err).__name__}: {err}"
@@ -376,7 +377,7 @@ class Ingestor:
             for m in messages
         ]
         try:
-            self.registry.keep_rejects(dead, [])
+            self.registry.rejects.keep(dead, [])
         except SQLAlchemyError as failure:
             raise IngestUnavailable(f"{type(failure).__name__}: {failure}") from failure
         return BatchReport(
@@ -405,7 +406,7 @@ class Ingestor:
             if atomic and any(item.fate is not ItemFate.ACCEPTED for item in plan.items):
                 # Nothing of a refused transaction is kept — but who tried what to whom is:
                 # the audit trail never under-reports (a subject mismatch names two patients).
-                self.registry.keep_rejects([], [], _audits([message], plan))
+                self.registry.rejects.keep([], [], _audits([message], plan))
                 return BatchReport(messages=1, committed=False, items=plan.items)
             return self._commit([message], plan)
         except (StoreUnavailable, *_UNAVAILABLE) as err:
@@ -417,7 +418,7 @@ class Ingestor:
     def _commit(self, messages: Sequence[Incoming], plan: _Plan) -> BatchReport:
         audits = _audits(messages, plan)
         # Refusals first: once the readings are committed, everything is.
-        self.registry.keep_rejects(plan.dead, plan.held, audits)
+        self.registry.rejects.keep(plan.dead, plan.held, audits)
         result = self.store.write_batch(plan.accepted, prevalidated=True)  # in _decide
         for dead in plan.dead:
             _log_dead_letter(dead)

@@ -42,11 +42,11 @@ def filing(version: int, digest: str = "h", *, doc_id: str | None = None) -> New
 @pytest.fixture
 def filings(settings: Settings) -> FilingStore:
     assert settings.registry.url is not None
-    return FilingStore(Registry(settings.registry.url).engine)
+    return Registry(settings.registry.url).filings
 
 
 def count(store: FilingStore, table: Table) -> int:
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
@@ -68,7 +68,7 @@ def test_versions_are_decided_once_and_delivered_in_order(filings: FilingStore) 
     assert filings.states([first, second]) == {first: DELIVERED, second: FAILED}
     assert PENDING not in filings.states([first, second]).values()
     # Each decision is in the patient's audit trail.
-    with filings.engine.connect() as conn:
+    with filings.db.engine.connect() as conn:
         actions = (
             conn.execute(
                 select(schema.audit_events.c.action).where(
