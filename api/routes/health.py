@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import Context
 from api.errors import Problem
+from hub.adapters.registry import RegistryError
 from hub.adapters.store import StoreError
 
 router = APIRouter(tags=["health"])
@@ -26,7 +27,7 @@ def readyz(context: Context) -> dict[str, Any]:
         raise Problem(503, "not-ready", f"time-series store unavailable: {err}") from err
     try:
         counts = context.registry.rejects.counts()
-    except Exception as err:
+    except RegistryError as err:
         raise Problem(503, "not-ready", f"registry unavailable: {type(err).__name__}") from err
     return {
         "status": "ready",

@@ -18,17 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import (
-    DisconnectionError,
-    InterfaceError,
-    OperationalError,
-    SQLAlchemyError,
-)
-from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
-
 from device_profiles.catalog import Catalog, load_catalog
 from device_profiles.errors import DecodeError
-from hub.adapters.registry import DeadLetter, Registry
+from hub.adapters.registry import DeadLetter, Registry, RegistryError, RegistryUnavailable
 from hub.adapters.registry.audit import AuditEvent
 from hub.adapters.store.base import (
     ReadingStore,
@@ -351,7 +343,7 @@ class Ingestor:
         try:
             self._decide(messages, self._decode(messages, plan), plan)
             return self._commit(messages, plan)
-        except (StoreUnavailable, *_UNAVAILABLE) as err:
+        except (StoreUnavailable, RegistryUnavailable) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
 
     def _check_available(self, failure: Exception) -> None:
@@ -359,7 +351,7 @@ class Ingestor:
         try:
             self.store.ping()
             self.registry.rejects.counts()
-        except (StoreError, SQLAlchemyError) as err:
+        except (StoreError, RegistryError) as err:
             raise IngestUnavailable(
                 f"{type(failure).__name__} while a store fails: {type(err).__name__}: {err}"
             ) from failure
@@ -378,7 +370,7 @@ class Ingestor:
         ]
         try:
             self.registry.rejects.keep(dead, [])
-        except SQLAlchemyError as failure:
+        except RegistryError as failure:
             raise IngestUnavailable(f"{type(failure).__name__}: {failure}") from failure
         return BatchReport(
             messages=len(messages),
@@ -409,7 +401,7 @@ class Ingestor:
                 self.registry.rejects.keep([], [], _audits([message], plan))
                 return BatchReport(messages=1, committed=False, items=plan.items)
             return self._commit([message], plan)
-        except (StoreUnavailable, *_UNAVAILABLE) as err:
+        except (StoreUnavailable, RegistryUnavailable) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
         except Exception as err:  # the input made the hub fail: keep it, answer for it
             self._check_available(err)
@@ -440,10 +432,6 @@ class Ingestor:
 
 
 _DEVICE_TOPICS = frozenset({TopicKind.DEVICE_READINGS, TopicKind.DEVICE_JSON})
-
-# SQLAlchemy errors that mean "the registry cannot be reached now" (retry), as opposed to
-# errors a particular input causes (bisected, then dead-lettered).
-_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, SqlAlchemyTimeout)
 
 
 def _merged(first: BatchReport, second: BatchReport, *, offset: int) -> BatchReport:
@@ -534,7 +522,7 @@ def open_ingestor(settings: Settings) -> Ingestor:
     assert settings.registry.url is not None
     return Ingestor(
         open_store(settings),
-        Registry(settings.registry.url),
+        Registry(settings.registry.url, busy_timeout_s=settings.registry.sqlite_busy_timeout_s),
         policy_from(settings),
         max_payload_bytes=settings.max_payload_bytes,
     )

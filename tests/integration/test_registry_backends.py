@@ -12,6 +12,7 @@ import ast
 import hashlib
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +39,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.adapters.registry import DeadLetter, Registry, migrations, schema
+from hub.adapters.registry import (
+    DeadLetter,
+    Registry,
+    RegistryError,
+    RegistryUnavailable,
+    migrations,
+    schema,
+)
 from hub.adapters.registry.audit import AuditEvent
 from hub.adapters.registry.errors import EnrollmentConflict
 from hub.adapters.registry.rejects import DeadLetterRecord, RejectCounts
@@ -727,3 +735,15 @@ def test_programs_are_saved_and_updated(registry: Registry) -> None:
     assert not registry.programs.save(changed, now=T0)
     assert registry.programs.all() == [changed]
     assert registry.programs.get("none") is None
+
+
+def test_a_refused_write_quotes_no_value_on_either_backend(registry: Registry) -> None:
+    """PostgreSQL's message says which key clashed on a second line (DETAIL: Key (ins)=...);
+    the registry's error keeps the first line only, and SQLAlchemy hides the parameters."""
+    registry.patients.register(VALID_INS, now=T0)
+    with pytest.raises(RegistryError) as refused, registry.db.write("test") as conn:
+        conn.execute(schema.patients.insert().values(id="pat-x", ins=VALID_INS, created_ms=1))
+    assert not isinstance(refused.value, RegistryUnavailable)
+    logged = "".join(traceback.format_exception(refused.value))  # what a log would print
+    assert "IntegrityError" in logged
+    assert VALID_INS not in logged and "pat-x" not in logged

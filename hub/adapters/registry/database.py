@@ -1,5 +1,22 @@
-"""The registry's engine as every concern uses it: connections for reads, transactions for
-writes, and what differs between SQLite and PostgreSQL."""
+"""The registry's engine as every concern uses it, and the one place driver errors are
+translated.
+
+Each concern (``enrollments``, ``rejects``, ``audit``...) reads through :meth:`Database.read`
+and writes through :meth:`Database.write`; both translate what SQLAlchemy raises:
+
+* the database cannot be reached now — ``OperationalError`` (connection refused, database
+  locked past the busy timeout, server gone), ``InterfaceError``, ``DisconnectionError``, the
+  pool's ``TimeoutError``, or any driver error that invalidated its connection — becomes
+  :class:`~hub.adapters.registry.errors.RegistryUnavailable` (retry later: the API answers 503,
+  ingestion acknowledges nothing and retries);
+* anything else becomes :class:`~hub.adapters.registry.errors.RegistryError`.
+
+Messages name the operation and the driver's first line, never the statement's values
+(they may hold patient identifiers: PostgreSQL's ``DETAIL: Key (ins)=(...)`` is on a second
+line). The driver's exception is not chained for printing either — a logged traceback would
+quote it — but stays reachable as ``__context__``; the engine hides parameters in its own
+messages too.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +26,42 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from hub.adapters.registry.errors import RegistryError, RegistryUnavailable
+
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def _describe(err: SQLAlchemyError) -> str:
+    """SQLAlchemy's kind of error and the driver's first line, without the statement or its
+    values."""
+    cause: BaseException = err
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        cause = err.orig
+    lines = str(cause).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """SQLAlchemy errors raised inside -> :class:`RegistryUnavailable` or
+    :class:`RegistryError` (see the module docstring); other exceptions pass unchanged."""
+    try:
+        yield
+    except SQLAlchemyError as err:
+        transient = isinstance(err, _UNAVAILABLE) or (
+            isinstance(err, DBAPIError) and err.connection_invalidated
+        )
+        kind = RegistryUnavailable if transient else RegistryError
+        raise kind(f"registry {what}: {_describe(err)}") from None
 
 
 class Database:
@@ -20,14 +73,15 @@ class Database:
 
     @contextmanager
     def read(self, what: str) -> Iterator[Connection]:
-        """A connection for reads (``what`` names the operation)."""
-        with self.engine.connect() as conn:
+        """A connection for reads; errors translated."""
+        with translated(what), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
     def write(self, what: str) -> Iterator[Connection]:
-        """A transaction, committed when the block ends (rolled back if it raises)."""
-        with self.engine.begin() as conn:
+        """A transaction, committed when the block ends (rolled back if it raises); errors
+        translated."""
+        with translated(what), self.engine.begin() as conn:
             yield conn
 
     def insert_ignoring_duplicates(self, table: Table) -> Any:

@@ -16,12 +16,15 @@ revision, and exposes one small object per concern, all over the same engine::
     registry.filings       documents filed into health spaces, and their outbox
     registry.gdpr          export and erasure of a patient
 
-Each returns frozen dataclasses; what a concern refuses is a
-:class:`~hub.adapters.registry.errors.RegistryError` subclass.
+Each returns frozen dataclasses and raises only
+:class:`~hub.adapters.registry.errors.RegistryError` and its subclasses: driver errors are
+translated in one place (:mod:`hub.adapters.registry.database`), a database that cannot be
+reached being :class:`~hub.adapters.registry.errors.RegistryUnavailable`.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from hub.adapters.registry import migrations
 from hub.adapters.registry.audit import Audit
 from hub.adapters.registry.care import Care
 from hub.adapters.registry.consent import Consent
-from hub.adapters.registry.database import Database
+from hub.adapters.registry.database import Database, translated
 from hub.adapters.registry.devices import Devices
 from hub.adapters.registry.enrollments import Enrollments
 from hub.adapters.registry.errors import RegistryError
@@ -44,26 +47,41 @@ from hub.adapters.registry.programs import Programs
 from hub.adapters.registry.rejects import DeadLetterLimits, Rejects
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")  # rows written before an ack must survive
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # Past this wait for another writer's lock: "database is locked", RegistryUnavailable.
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.close()
 
 
 class Registry:
-    def __init__(self, url: str, *, dead_letter_limits: DeadLetterLimits | None = None) -> None:
+    """``busy_timeout_s``: on SQLite, how long a write waits for another writer's lock
+    before the registry is unavailable."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        dead_letter_limits: DeadLetterLimits | None = None,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_pre_ping=True)
+        # hide_parameters: SQLAlchemy's messages never quote values (patient ids, the INS).
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", partial(_sqlite_pragmas, int(busy_timeout_s * 1000)))
         try:
-            migrations.upgrade(engine)  # an upgrade never loses data (docs/registry.md)
+            with translated("open"):
+                migrations.upgrade(engine)  # an upgrade never loses data (docs/registry.md)
         except migrations.MigrationError as err:
             engine.dispose()
             raise RegistryError(str(err)) from err
+        except RegistryError:
+            engine.dispose()
+            raise
         self.db = Database(engine)
         self.enrollments = Enrollments(self.db)
         self.rejects = Rejects(self.db, dead_letter_limits or DeadLetterLimits())

@@ -73,7 +73,9 @@ def _register(settings: Settings, device_id: str, profile: str, maker: str) -> s
 
     if profile not in load_catalog():
         return f"unknown catalog profile {profile!r} (hub profiles list)"
-    registry = Registry(str(settings.registry.url))
+    registry = Registry(
+        str(settings.registry.url), busy_timeout_s=settings.registry.sqlite_busy_timeout_s
+    )
     try:
         registry.devices.register(device_id, profile=profile, maker=maker, now=datetime.now(UTC))
     except DeviceConflict:

@@ -96,7 +96,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except DynsecError as err:
         print(f"hub gateways: {err}", file=sys.stderr)
         return 1
-    registry = Registry(str(settings.registry.url))
+    registry = Registry(
+        str(settings.registry.url), busy_timeout_s=settings.registry.sqlite_busy_timeout_s
+    )
     try:
         if args.action == "provision":
             problem = _prepare_in_hub(registry, args)

@@ -76,7 +76,9 @@ def _open(settings: Settings) -> tuple[ReadingStore, Registry, FilingStore, Repo
 
     assert settings.registry.url is not None
     store = open_store(settings)
-    registry = Registry(settings.registry.url)
+    registry = Registry(
+        settings.registry.url, busy_timeout_s=settings.registry.sqlite_busy_timeout_s
+    )
     filings = registry.filings
     return (
         store,
