@@ -281,9 +281,10 @@ def export(
 
     The Patient (INS and pseudonymous id), a Device per device that measured or is enrolled,
     the readings as Observations (R4 vital-signs profiles, docs/fhir.md), and the registry's
-    rows (enrollments, consent, audit trail, quarantine and dead letters of the patient's
-    devices, documents waiting to be filed) as one ``Basic`` entry per table (rows as JSON),
-    so nothing is left out.
+    rows as one ``Basic`` entry per table (rows as JSON), so nothing is left out: every table
+    of the registry's GDPR map (``hub.adapters.registry.gdpr.TABLES``) that relates to
+    patients — enrollments, consent, audit trail, documents, the patient's devices, and the
+    quarantine and dead letters of those devices while the patient held them.
     """
     authorize_patient_access(context, principal, patient_id, "patient.export", practitioners=False)
     readings = list(_all_readings(context, patient_id))
@@ -312,8 +313,9 @@ class ErasureOut(BaseModel):
 
 @router.delete("/{patient_id}", response_model=ErasureOut)
 def erase(patient_id: str, principal: CurrentPrincipal, context: Context) -> ErasureOut:
-    """Erase everything about the patient: readings, registry rows, quarantine, dead letters
-    of their devices, documents waiting to be filed, consent and the audit trail.
+    """Erase everything about the patient: readings, registry rows, the quarantine and dead
+    letters of their devices while they held them, documents waiting to be filed, consent
+    and the audit trail (the registry's GDPR map says what goes).
 
     One audit event survives: the erasure itself, under the pseudonymous id.
     """
