@@ -20,6 +20,7 @@ messages too.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,6 +39,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from hub.adapters.registry.errors import RegistryError, RegistryUnavailable
 
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+log = logging.getLogger(__name__)
 
 
 def _describe(err: SQLAlchemyError) -> str:
@@ -83,6 +86,18 @@ class Database:
         translated."""
         with translated(what), self.engine.begin() as conn:
             yield conn
+
+    def truncate_log(self) -> None:
+        """SQLite: copy the write-ahead log into the database file and empty it, so that pages
+        as they were before a deletion (an erasure) are not left in ``-wal``; PostgreSQL:
+        nothing (docs/registry.md, "What an erasure leaves behind"). A reader holding an old
+        snapshot can keep the log from being emptied: the next checkpoint finishes it."""
+        if not self.is_sqlite:
+            return
+        with self.read("checkpoint") as conn:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        if busy:
+            log.warning("registry: a reader kept the SQLite log from being truncated")
 
     def insert_ignoring_duplicates(self, table: Table) -> Any:
         """``INSERT ... ON CONFLICT DO NOTHING`` in this database's dialect."""

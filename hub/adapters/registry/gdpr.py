@@ -315,8 +315,9 @@ class Gdpr:
 
         Dead letters and quarantined readings of the patient's devices go when they fall in
         the periods the patient held the device (they may hold the patient's readings); the
-        periods are read in the same transaction, before the enrollments go. The caller
-        records the erasure itself in the audit trail.
+        periods are read in the same transaction, before the enrollments go. On SQLite the
+        deleted rows are overwritten (``secure_delete``) and the log is truncated after the
+        commit. The caller records the erasure itself in the audit trail.
         """
         counts: dict[str, int] = {}
         with self.db.write("erase") as conn:
@@ -326,4 +327,5 @@ class Gdpr:
                     continue
                 table = schema.metadata.tables[name]
                 counts[name] = _delete(conn, table, relation, patient_id, periods)
+        self.db.truncate_log()
         return counts

@@ -53,6 +53,9 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -
     cursor.execute("PRAGMA synchronous=FULL")  # rows written before an ack must survive
     # Past this wait for another writer's lock: "database is locked", RegistryUnavailable.
     cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    # Deleted rows are overwritten with zeros, not left in free space (erasure: nothing of
+    # an erased patient lingers in the file; the log is truncated after, Gdpr.erase).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
