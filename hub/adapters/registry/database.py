@@ -91,7 +91,8 @@ class Database:
         """SQLite: copy the write-ahead log into the database file and empty it, so that pages
         as they were before a deletion (an erasure) are not left in ``-wal``; PostgreSQL:
         nothing (docs/registry.md, "What an erasure leaves behind"). A reader holding an old
-        snapshot can keep the log from being emptied: the next checkpoint finishes it."""
+        snapshot can keep the log from being emptied (logged): its old frames then stay until
+        a later truncation or until new writes overwrite them."""
         if not self.is_sqlite:
             return
         with self.read("checkpoint") as conn:
