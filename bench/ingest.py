@@ -241,7 +241,7 @@ def _prepare_registry(url: str, now: datetime) -> None:
     try:
         start = now - timedelta(days=2)
         for index, device in enumerate(workload.devices()):
-            registry.enroll(
+            registry.enrollments.enroll(
                 device.device_id,
                 f"pat-bench-{index:04d}",
                 start,
@@ -250,13 +250,13 @@ def _prepare_registry(url: str, now: datetime) -> None:
                 created=now,
             )
             if device.gateway_id is not None:
-                registry.register_device(
+                registry.devices.register(
                     device.device_id, profile=device.kind, maker="bench", now=start
                 )
-                registry.register_gateway(
+                registry.gateways.register(
                     device.gateway_id, owner="bench", zone=workload.ZONE, now=start
                 )
-                registry.pair_gateway_device(device.gateway_id, device.device_id, now=start)
+                registry.gateways.pair_device(device.gateway_id, device.device_id, now=start)
     finally:
         registry.close()
 

@@ -107,6 +107,9 @@ class StoreSettings(BaseModel):
 
 class RegistrySettings(BaseModel):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    sqlite_busy_timeout_s: float = Field(
+        30.0, gt=0, description="how long a write waits for SQLite's lock before 'unavailable'"
+    )
 
 
 class ApiSettings(BaseModel):

@@ -68,7 +68,7 @@ def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
         if workers
         else InlineIngest(ingestor)
     )
-    bridge = MqttBridge(settings.mqtt, ingest, gateway_statuses=ingestor.registry)
+    bridge = MqttBridge(settings.mqtt, ingest, gateway_statuses=ingestor.registry.gateways)
     if settings.mqtt.metrics_port:
         from prometheus_client import start_http_server
 
