@@ -15,7 +15,8 @@ Worker processes:
   each opens its own ingestor — its own store and registry connections — with the factory it
   is given, called with the bridge's settings;
 * receive one pickled list per batch (never one message at a time) and send back the
-  :class:`~hub.core.batch.BatchReport`;
+  :class:`~hub.core.batch.BatchReport` without its per-item outcomes (the bridge acknowledges
+  whole messages; only the provider push API answers item by item);
 * raise :class:`~hub.core.batch.IngestUnavailable` through the future like the in-process
   ingestor does. A worker that dies (killed, out of memory) breaks the pool: every pending
   future raises :class:`concurrent.futures.process.BrokenProcessPool`; the bridge then exits
@@ -27,9 +28,11 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import datetime
 
 from hub.config import Settings
 from hub.core.batch import BatchIngestor, BatchReport, Incoming
+from hub.core.model import Source
 
 
 class InlineIngest:
@@ -59,9 +62,16 @@ def _open_worker(factory: Callable[[Settings], BatchIngestor], settings: Setting
     _worker_ingestor = factory(settings)
 
 
-def _ingest_in_worker(messages: list[Incoming]) -> BatchReport:
+# A batch crosses to a worker as plain tuples: pickling 500 frozen dataclasses and reading
+# them back cost ~4.4 µs per message, the same fields as tuples ~0.75 µs.
+_Wire = tuple[str, bytes, datetime, Source]
+
+
+def _ingest_in_worker(messages: list[_Wire]) -> BatchReport:
     assert _worker_ingestor is not None, "the worker's initializer opens its ingestor"
-    return _worker_ingestor.ingest(messages)
+    report = _worker_ingestor.ingest([Incoming(*fields) for fields in messages])
+    report.items = []  # one outcome per item: only the provider push API answers with them
+    return report
 
 
 class IngestProcesses:
@@ -90,7 +100,8 @@ class IngestProcesses:
         return self._workers
 
     def submit(self, messages: Sequence[Incoming]) -> Future[BatchReport]:
-        return self._pool.submit(_ingest_in_worker, list(messages))
+        wire = [(m.topic, m.payload, m.receive_time, m.source) for m in messages]
+        return self._pool.submit(_ingest_in_worker, wire)
 
     def close(self, *, wait: bool = True) -> None:
         if wait:

@@ -183,15 +183,17 @@ class Enrollments:
         if not ids:
             return result
         e = schema.enrollments
+        # Runs for every ingested batch: only the four columns, read as plain tuples.
+        query = select(e.c.device_id, e.c.patient_id, e.c.start_ms, e.c.end_ms)
         with self.db.read("enrollments") as conn:
-            rows = conn.execute(select(e).where(e.c.device_id.in_(ids))).all()
-        for row in rows:
-            result[row.device_id].append(
+            rows = conn.execute(query.where(e.c.device_id.in_(ids))).all()
+        for device_id, patient_id, start_ms, end_ms in rows:
+            result[device_id].append(
                 Enrollment(
-                    row.device_id,
-                    row.patient_id,
-                    from_epoch_ms(row.start_ms),
-                    None if row.end_ms is None else from_epoch_ms(row.end_ms),
+                    device_id,
+                    patient_id,
+                    from_epoch_ms(start_ms),
+                    None if end_ms is None else from_epoch_ms(end_ms),
                 )
             )
         return result
