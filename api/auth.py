@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api import audit
 from api.deps import Context, HubContext
 from api.errors import Problem
 from hub.adapters.tokens import Principal, Role, TokenError
@@ -49,9 +50,7 @@ def may_access_patient(
     if principal.role is Role.PATIENT:
         return principal.subject == patient_id
     if principal.role is Role.PRACTITIONER and practitioners:
-        return context.registry.has_care_relationship(
-            principal.subject, patient_id, at=context.clock()
-        )
+        return context.registry.care.in_care(principal.subject, patient_id, at=context.clock())
     return False
 
 
@@ -69,13 +68,8 @@ def authorize_patient_access(
     erasure).
     """
     allowed = may_access_patient(context, principal, patient_id, practitioners=practitioners)
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action=action,
-        patient_id=patient_id,
-        outcome="allowed" if allowed else "refused",
+    audit.record(
+        context, principal, action, patient_id, outcome="allowed" if allowed else "refused"
     )
     if not allowed:
         raise Problem(403, "forbidden", "you may not access this patient's data")

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.adapters.registry.repo import RegistryUnavailable
+from hub.adapters.registry.errors import RegistryUnavailable
 from hub.adapters.store import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
@@ -110,14 +110,15 @@ def install(app: FastAPI) -> None:
         return problem_response(exc.status_code, kind, str(exc.detail), instance=request.url.path)
 
     # A store that cannot be reached is "try again later" on every route, never a bare 500.
+    # Logged with the route's template: a path may hold a patient's id.
     @app.exception_handler(StoreUnavailable)
     async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
-        log.warning("time-series store unavailable on %s: %s", request.url.path, exc)
+        log.warning("time-series store unavailable on %s: %s", _route(request), exc)
         return _unavailable(request, "the time-series store is unavailable; retry later")
 
     @app.exception_handler(RegistryUnavailable)
     async def _registry_down(request: Request, exc: RegistryUnavailable) -> JSONResponse:
-        log.warning("registry unavailable on %s: %s", request.url.path, exc)
+        log.warning("registry unavailable on %s: %s", _route(request), exc)
         return _unavailable(request, "the registry is unavailable; retry later")
 
     @app.exception_handler(Exception)
@@ -126,6 +127,11 @@ def install(app: FastAPI) -> None:
         return problem_response(
             500, "internal-error", "the hub failed; this is logged", instance=request.url.path
         )
+
+
+def _route(request: Request) -> str:
+    """The matched route's template (``/v1/patients/{patient_id}/readings``), not the path."""
+    return str(getattr(request.scope.get("route"), "path", "an unmatched path"))
 
 
 def _unavailable(request: Request, detail: str) -> JSONResponse:

@@ -16,6 +16,7 @@ and the JSON cost on top of reading the data. Not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import sys
 import tempfile
@@ -106,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     rows = []
     try:
-        settings = Settings(environment="test", data_dir=root)
+        settings = Settings(
+            environment="test", data_dir=root, auth={"secret": secrets.token_urlsafe(32)}
+        )
         with TestClient(create_app(settings)) as client:
             context = client.app.state.hub  # type: ignore[attr-defined]
             context.clock = lambda: end

@@ -59,6 +59,9 @@ class MqttSettings(BaseModel):
     receive_maximum: int = Field(2000, ge=1, le=65535)
     batch_size: int = Field(500, ge=1)
     batch_window_ms: int = Field(200, ge=1)
+    # Processes that decode and commit the bridge's batches beside its network loop
+    # (hub.adapters.ingest_workers); 0 = a thread of the bridge process itself.
+    ingest_workers: int = Field(1, ge=0, le=64)
     # The bridge's Prometheus endpoint (http://host:port/metrics); port 0 = off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9101, ge=0, le=65535)
@@ -107,6 +110,9 @@ class StoreSettings(BaseModel):
 
 class RegistrySettings(BaseModel):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    sqlite_busy_timeout_s: float = Field(
+        30.0, gt=0, description="how long a write waits for SQLite's lock before 'unavailable'"
+    )
 
 
 class ApiSettings(BaseModel):

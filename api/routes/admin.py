@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api import audit
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
 from api.errors import Problem
 from hub.adapters.tokens import Role
-from hub.core.model import from_epoch_ms
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 # What next_cursor looks like: "<received ms>:<dead letter id>".
@@ -51,36 +51,28 @@ def list_dead_letters(
     require_role(principal, Role.ADMIN)
     if cursor is not None and not _CURSOR.fullmatch(cursor):
         raise Problem(400, "invalid-cursor", "cursor is not one this API returned", field="cursor")
-    rows = context.registry.dead_letters(limit=limit + 1, before=cursor)
+    rows = context.registry.rejects.dead_letters(limit=limit + 1, before=cursor)
     more = len(rows) > limit
     rows = rows[:limit]
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="dead-letters.list",
-        patient_id=None,
-        outcome="allowed",
-        detail=f"{len(rows)} rows",
-    )
+    audit.record(context, principal, "dead-letters.list", None, detail=f"{len(rows)} rows")
     items = [
         DeadLetterOut(
-            id=row["id"],
-            received_time=from_epoch_ms(row["received_ms"]),
-            source=row["source"],
-            topic=row["topic"],
-            sender_id=row["sender_id"],
-            item_index=row["item_index"],
-            kind=row["kind"],
-            reason=row["reason"],
-            field=row["field"],
-            payload_base64=base64.b64encode(row["payload"]).decode(),
-            payload_size=len(row["payload"]),
+            id=row.id,
+            received_time=row.received,
+            source=row.source,
+            topic=row.topic,
+            sender_id=row.sender_id,
+            item_index=row.item_index,
+            kind=row.kind,
+            reason=row.reason,
+            field=row.field,
+            payload_base64=base64.b64encode(row.payload).decode(),
+            payload_size=len(row.payload),
         )
         for row in rows
     ]
     last = rows[-1] if rows else None
     return DeadLetterPage(
         items=items,
-        next_cursor=f"{last['received_ms']}:{last['id']}" if more and last else None,
+        next_cursor=last.cursor if more and last else None,
     )

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field
 
+from api import audit
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context
 from api.errors import Problem
@@ -42,12 +43,11 @@ class CareOut(BaseModel):
 def add(body: CareIn, principal: CurrentPrincipal, context: Context) -> CareOut:
     if principal.role is not Role.ADMIN:
         # A refusal that names a patient belongs in that patient's trail.
-        context.registry.audit(
-            at=context.clock(),
-            actor=principal.subject,
-            role=principal.role.value,
-            action="care.add",
-            patient_id=body.patient_id,
+        audit.record(
+            context,
+            principal,
+            "care.add",
+            body.patient_id,
             outcome="refused",
             detail=f"practitioner {body.practitioner_id}",
         )
@@ -55,22 +55,15 @@ def add(body: CareIn, principal: CurrentPrincipal, context: Context) -> CareOut:
     start = body.start or context.clock()
     if body.end is not None and body.end <= start:
         raise Problem(422, "invalid-range", "`end` must be after `start`", field="end")
-    relationship_id = context.registry.add_care_relationship(
+    relationship_id = context.registry.care.add(
         body.practitioner_id,
         body.patient_id,
         organization=body.organization,
         start=start,
         end=body.end,
     )
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="care.add",
-        patient_id=body.patient_id,
-        outcome="allowed",
-        detail=f"practitioner {body.practitioner_id}",
-    )
+    detail = f"practitioner {body.practitioner_id}"
+    audit.record(context, principal, "care.add", body.patient_id, detail=detail)
     return CareOut(
         id=relationship_id,
         practitioner_id=body.practitioner_id,
@@ -88,16 +81,8 @@ def end(
 ) -> Response:
     """End a care relationship now: the practitioner loses access at once."""
     require_role(principal, Role.ADMIN)
-    ended = context.registry.end_care_relationship(relationship_id, at=context.clock())
+    ended = context.registry.care.end(relationship_id, at=context.clock())
     if ended is None:
         raise Problem(404, "not-found", "no active care relationship with this id")
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="care.end",
-        patient_id=ended,
-        outcome="allowed",
-        detail=f"relationship {relationship_id}",
-    )
+    audit.record(context, principal, "care.end", ended, detail=f"relationship {relationship_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -17,9 +17,8 @@ from api.deps import Context, HubContext
 from api.errors import Problem
 from api.types import DeviceId
 from device_profiles.catalog import load_catalog
-from hub.adapters.registry.repo import DeviceConflict
+from hub.adapters.registry.errors import DeviceConflict
 from hub.adapters.tokens import Principal, Role
-from hub.core.model import from_epoch_ms
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 _CATALOG = load_catalog()
@@ -52,15 +51,10 @@ class PairingCodeOut(BaseModel):
 
 def _owned_device(context: HubContext, principal: Principal, device_id: str) -> DeviceOut:
     """The device if the principal may manage it; 404 otherwise (existence is not leaked)."""
-    row = context.registry.device(device_id)
-    if row is None or (principal.role is Role.DEVICE_MAKER and row["maker"] != principal.subject):
+    row = context.registry.devices.get(device_id)
+    if row is None or (principal.role is Role.DEVICE_MAKER and row.maker != principal.subject):
         raise Problem(404, "not-found", "no such device among yours")
-    return DeviceOut(
-        device_id=row["id"],
-        profile=row["profile"],
-        maker=row["maker"],
-        registered=from_epoch_ms(row["created_ms"]),
-    )
+    return DeviceOut(device_id=row.id, profile=row.profile, maker=row.maker, registered=row.created)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceOut)
@@ -78,11 +72,11 @@ def register(
         raise Problem(422, "validation-error", "admins must name the maker", field="maker")
     else:
         maker = body.maker
-    known = context.registry.device(body.device_id)
+    known = context.registry.devices.get(body.device_id)
     if (
         known is None
         and principal.role is Role.DEVICE_MAKER
-        and context.registry.device_in_use(body.device_id)
+        and context.registry.devices.in_use(body.device_id)
     ):
         # Enrolled or holding readings without a registered maker: first come, first served
         # would let any maker claim a patient's device (then push into or move it).
@@ -93,7 +87,7 @@ def register(
             field="device_id",
         )
     try:
-        created = context.registry.register_device(
+        created = context.registry.devices.register(
             body.device_id, profile=body.profile, maker=maker, now=context.clock()
         )
     except DeviceConflict as err:
@@ -126,7 +120,7 @@ def pairing_code(device_id: str, principal: CurrentPrincipal, context: Context) 
     _owned_device(context, principal, device_id)
     now = context.clock()
     ttl = timedelta(seconds=context.settings.api.pairing_code_ttl_s)
-    code = context.registry.create_pairing_code(
+    code = context.registry.devices.create_pairing_code(
         device_id, created_by=principal.subject, now=now, ttl=ttl
     )
     return PairingCodeOut(code=code, expires=now + ttl)

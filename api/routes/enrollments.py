@@ -26,16 +26,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
+from api import audit
 from api.auth import CurrentPrincipal, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
 from api.types import DeviceId, PatientId, RowId
-from hub.adapters.registry.repo import (
-    KEEP,
-    EnrollmentConflict,
-    EnrollmentNotFound,
-    EnrollmentRecord,
-)
+from hub.adapters.registry.enrollments import KEEP, EnrollmentRecord
+from hub.adapters.registry.errors import EnrollmentConflict, EnrollmentNotFound
 from hub.adapters.tokens import Principal, Role
 from hub.services.attribution import Reattribution, reattribute_device
 
@@ -102,34 +99,24 @@ def _audit(
     principal: Principal,
     action: str,
     patients: set[str],
-    outcome: str,
+    outcome: audit.Outcome,
     detail: str,
 ) -> None:
     """One event in the trail of every patient concerned."""
     for patient_id in sorted(patients):
-        context.registry.audit(
-            at=context.clock(),
-            actor=principal.subject,
-            role=principal.role.value,
-            action=action,
-            patient_id=patient_id,
-            outcome=outcome,
-            detail=detail,
-        )
+        audit.record(context, principal, action, patient_id, outcome=outcome, detail=detail)
 
 
 def _in_care(context: HubContext, principal: Principal, patients: set[str]) -> bool:
     now = context.clock()
-    return all(
-        context.registry.has_care_relationship(principal.subject, p, at=now) for p in patients
-    )
+    return all(context.registry.care.in_care(principal.subject, p, at=now) for p in patients)
 
 
 def _holder(context: HubContext, device_id: str, at: datetime) -> str | None:
     """The patient holding the device at ``at`` or after (whose binding a new one ends)."""
     holders = {
         e.patient_id
-        for e in context.registry.device_enrollments(device_id)
+        for e in context.registry.enrollments.of_device(device_id)
         if e.end is None or e.end > at
     }
     return None if not holders else sorted(holders)[0]
@@ -168,7 +155,7 @@ def _authorize_create(
             )
         return holder
     if principal.role is Role.PATIENT and principal.subject == body.patient_id:
-        if body.pairing_code and context.registry.redeem_pairing_code(
+        if body.pairing_code and context.registry.devices.redeem_pairing_code(
             body.pairing_code, body.device_id, now=now
         ):
             return holder
@@ -197,7 +184,7 @@ def create_enrollment(
     start = body.start or now
     holder = _authorize_create(context, principal, body, start)
     try:
-        record = context.registry.enroll(
+        record = context.registry.enrollments.enroll(
             body.device_id,
             body.patient_id,
             start,
@@ -237,9 +224,9 @@ def list_enrollments(
             raise _refuse(
                 context, principal, "enrollment.list", {patient_id}, "you may not see them"
             )
-        records = context.registry.patient_enrollments(patient_id)
+        records = context.registry.enrollments.of_patient(patient_id)
     else:
-        records = context.registry.device_enrollments(device_id or "")
+        records = context.registry.enrollments.of_device(device_id or "")
         if principal.role is Role.PATIENT:
             records = [r for r in records if r.patient_id == principal.subject]
         elif principal.role is Role.PRACTITIONER:
@@ -254,7 +241,7 @@ def _period(record: EnrollmentRecord) -> str:
 
 
 def _existing(context: HubContext, enrollment_id: int) -> EnrollmentRecord:
-    record = context.registry.enrollment(enrollment_id)
+    record = context.registry.enrollments.get(enrollment_id)
     if record is None:
         raise Problem(404, "not-found", "no such enrollment")
     return record
@@ -299,7 +286,7 @@ def correct_enrollment(
     _authorize_correction(context, principal, record, "enrollment.correct", concerned)
     end = body.end if "end" in body.model_fields_set else KEEP
     try:
-        before, after = context.registry.correct_enrollment(
+        before, after = context.registry.enrollments.correct(
             enrollment_id, patient_id=body.patient_id, start=body.start, end=end
         )
     except EnrollmentConflict as err:
@@ -325,7 +312,7 @@ def delete_enrollment(
     record = _existing(context, enrollment_id)
     _authorize_correction(context, principal, record, "enrollment.delete", {record.patient_id})
     try:
-        context.registry.delete_enrollment(enrollment_id)
+        context.registry.enrollments.delete(enrollment_id)
     except EnrollmentNotFound as err:
         raise Problem(404, "not-found", "no such enrollment") from err
     change = reattribute_device(context.store, context.registry, record.device_id)

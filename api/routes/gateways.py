@@ -23,7 +23,8 @@ from api.auth import CurrentPrincipal, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
 from api.types import DeviceId
-from hub.adapters.registry.repo import DeviceConflict, GatewayHealth, GatewayRecord
+from hub.adapters.registry.errors import DeviceConflict
+from hub.adapters.registry.gateways import GatewayHealth, GatewayRecord
 from hub.adapters.tokens import Principal, Role
 from hub.core.identity import ANCHORED_ID_PATTERN
 from hub.core.wire import WireError, check_zone
@@ -127,7 +128,7 @@ def _out(record: GatewayRecord) -> GatewayOut:
 def _owned(context: HubContext, principal: Principal, gateway_id: str) -> GatewayRecord:
     """The gateway if the principal may manage it; 404 otherwise (existence is not leaked)."""
     require_role(principal, Role.DEVICE_MAKER, Role.ADMIN)
-    record = context.registry.gateway(gateway_id)
+    record = context.registry.gateways.get(gateway_id)
     if record is None or (
         principal.role is Role.DEVICE_MAKER and record.owner != principal.subject
     ):
@@ -148,9 +149,9 @@ def register(
         raise Problem(422, "validation-error", "admins must name the owner", field="owner")
     else:
         owner = body.owner
-    known = context.registry.gateway(body.gateway_id) is not None
+    known = context.registry.gateways.get(body.gateway_id) is not None
     try:
-        record = context.registry.register_gateway(
+        record = context.registry.gateways.register(
             body.gateway_id, owner=owner, zone=body.zone, now=context.clock()
         )
     except DeviceConflict as err:
@@ -177,12 +178,12 @@ def pair(
     gateway = _owned(context, principal, gateway_id)
     if gateway.revoked is not None:
         raise Problem(409, "gateway-revoked", "this gateway is revoked")
-    device = context.registry.device(device_id)
+    device = context.registry.devices.get(device_id)
     if device is None or (
-        principal.role is Role.DEVICE_MAKER and device["maker"] != principal.subject
+        principal.role is Role.DEVICE_MAKER and device.maker != principal.subject
     ):
         raise Problem(404, "not-found", "no such device among yours")
-    context.registry.pair_gateway_device(gateway_id, device_id, now=context.clock())
+    context.registry.gateways.pair_device(gateway_id, device_id, now=context.clock())
     return _out(_owned(context, principal, gateway_id))
 
 
@@ -194,7 +195,7 @@ def unpair(
     context: Context,
 ) -> Response:
     _owned(context, principal, gateway_id)
-    if not context.registry.unpair_gateway_device(gateway_id, device_id, now=context.clock()):
+    if not context.registry.gateways.unpair_device(gateway_id, device_id, now=context.clock()):
         raise Problem(404, "not-found", "this gateway is not paired with this device")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -203,6 +204,6 @@ def unpair(
 def revoke(gateway_id: GatewayId, principal: CurrentPrincipal, context: Context) -> Response:
     """Revoke a gateway (stolen, lost, retired): its frames are refused from now on."""
     _owned(context, principal, gateway_id)
-    if not context.registry.revoke_gateway(gateway_id, now=context.clock()):
+    if not context.registry.gateways.revoke(gateway_id, now=context.clock()):
         raise Problem(404, "not-found", "this gateway is revoked already")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import Context
 from api.errors import Problem
+from hub.adapters.registry import RegistryError
 from hub.adapters.store import StoreError
 
 router = APIRouter(tags=["health"])
@@ -25,7 +26,12 @@ def readyz(context: Context) -> dict[str, Any]:
     except StoreError as err:
         raise Problem(503, "not-ready", f"time-series store unavailable: {err}") from err
     try:
-        counts = context.registry.counts()
-    except Exception as err:
+        counts = context.registry.rejects.counts()
+    except RegistryError as err:
         raise Problem(503, "not-ready", f"registry unavailable: {type(err).__name__}") from err
-    return {"status": "ready", "store": context.settings.store.backend, **counts}
+    return {
+        "status": "ready",
+        "store": context.settings.store.backend,
+        "dead_letters": counts.dead_letters,
+        "quarantine": counts.quarantine,
+    }

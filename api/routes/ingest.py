@@ -112,9 +112,9 @@ class _Owners:
 
     def owns(self, device: str) -> bool:
         if device not in self.profiles and device not in self.refused:
-            row = self.context.registry.device(device)
-            if row is not None and row["maker"] == self.principal.subject:
-                self.profiles[device] = row["profile"]
+            row = self.context.registry.devices.get(device)
+            if row is not None and row.maker == self.principal.subject:
+                self.profiles[device] = row.profile
             else:
                 self.refused.add(device)
         return device in self.profiles
@@ -187,7 +187,7 @@ def _fhir_decoded(context: HubContext, owners: _Owners, batch: FhirBatch) -> lis
         expected = None
         if item.subject_ins is not None:
             if item.subject_ins not in patients:
-                patients[item.subject_ins] = context.registry.patient_id_by_ins(item.subject_ins)
+                patients[item.subject_ins] = context.registry.patients.id_by_ins(item.subject_ins)
             expected = patients[item.subject_ins]
             if expected is None:
                 reason = "the subject's INS is not a patient of the hub (POST /v1/patients)"
@@ -370,11 +370,10 @@ async def _ingest(
                 field="Idempotency-Key",
             )
         stored = await run_in_threadpool(
-            context.registry.idempotent_response, principal.subject, key
+            context.registry.idempotency.response, principal.subject, key
         )
         if stored is not None:
-            request_hash, status_code, response = stored
-            if request_hash != digest:
+            if stored.request_hash != digest:
                 raise Problem(
                     409,
                     "idempotency-key-reused",
@@ -382,8 +381,8 @@ async def _ingest(
                     field="Idempotency-Key",
                 )
             return JSONResponse(
-                json.loads(response),
-                status_code=status_code,
+                json.loads(stored.body),
+                status_code=stored.status,
                 media_type=answer_media,
                 headers={"Idempotent-Replayed": "true"},
             )
@@ -428,7 +427,7 @@ async def _ingest(
         status, answer = 200, _summary(report)
     if key is not None and report.committed:
         await run_in_threadpool(
-            lambda: context.registry.save_idempotent_response(
+            lambda: context.registry.idempotency.save(
                 principal.subject,
                 key,
                 request_hash=digest,

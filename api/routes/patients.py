@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,16 +18,19 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from api import audit
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
 from api.types import RowId
+from hub.adapters.registry.audit import AuditRecord
+from hub.adapters.registry.consent import ObjectionRecord
 from hub.adapters.store import ReadingCursor, cursor_of
 from hub.adapters.store.base import MAX_TIME, MIN_TIME
 from hub.adapters.tokens import Role
 from hub.core.fhir import outbound
 from hub.core.ins import InsError, validate_ins
-from hub.core.model import Reading, from_epoch_ms
+from hub.core.model import Reading, epoch_ms
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 
@@ -58,15 +62,8 @@ def register_patient(
 ) -> PatientOut:
     """The pseudonymous id of the patient with this INS (created on first use: 201)."""
     require_role(principal, Role.ADMIN, Role.PRACTITIONER)
-    patient_id, created = context.registry.register_patient(body.ins, now=context.clock())
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="patient.register",
-        patient_id=patient_id,
-        outcome="allowed",
-    )
+    patient_id, created = context.registry.patients.register(body.ins, now=context.clock())
+    audit.record(context, principal, "patient.register", patient_id)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return PatientOut(patient_id=patient_id, created=created)
 
@@ -79,12 +76,12 @@ def fhir_base(request: Request, patient_id: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/v1/patients/{patient_id}/fhir"
 
 
-def _audit_cursor(row: dict[str, Any]) -> str:
-    raw = f"{row['at_ms']}:{row['id']}".encode()
+def _audit_cursor(row: AuditRecord) -> str:
+    raw = f"{epoch_ms(row.at)}:{row.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _audit_position(rows: list[dict[str, Any]], cursor: str) -> int:
+def _audit_position(rows: list[AuditRecord], cursor: str) -> int:
     """Where the page after ``cursor`` starts in the newest-first rows."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
@@ -94,7 +91,7 @@ def _audit_position(rows: list[dict[str, Any]], cursor: str) -> int:
         raise Problem(
             400, "invalid-cursor", "cursor is not one this API returned", field="cursor"
         ) from err
-    return next((n for n, row in enumerate(rows) if (row["at_ms"], row["id"]) < key), len(rows))
+    return next((n for n, row in enumerate(rows) if (epoch_ms(row.at), row.id) < key), len(rows))
 
 
 @router.get("/{patient_id}/audit")
@@ -109,14 +106,13 @@ def audit_trail(
     """Who accessed this patient's data, refusals included, newest first: a FHIR
     ``searchset`` Bundle of AuditEvents, ``total`` events in all; follow the ``next`` link."""
     authorize_patient_access(context, principal, patient_id, "audit.read", practitioners=False)
-    rows = context.registry.audit_trail(patient_id, limit=AUDIT_SCAN)
+    rows = context.registry.audit.trail(patient_id, limit=AUDIT_SCAN)
     start = _audit_position(rows, cursor) if cursor else 0
     page = rows[start : start + limit]
     more = start + limit < len(rows)
     base = fhir_base(request, patient_id)
     entries = [
-        outbound.entry(outbound.audit_event(row, from_epoch_ms(row["at_ms"])), base, search=True)
-        for row in page
+        outbound.entry(outbound.audit_event(asdict(row), row.at), base, search=True) for row in page
     ]
     next_url = None
     if more and page:
@@ -156,13 +152,13 @@ class ConsentOut(BaseModel):
     hidden_from_professionals: bool
 
 
-def _objection(row: dict[str, Any]) -> ObjectionOut:
+def _objection(row: ObjectionRecord) -> ObjectionOut:
     return ObjectionOut(
-        id=row["id"],
-        source_kind=row["source_kind"],
-        source_id=row["source_id"],
-        since=from_epoch_ms(row["start_ms"]),
-        withdrawn=None if row["end_ms"] is None else from_epoch_ms(row["end_ms"]),
+        id=row.id,
+        source_kind=row.source_kind,
+        source_id=row.source_id,
+        since=row.start,
+        withdrawn=row.end,
     )
 
 
@@ -174,10 +170,10 @@ def consent(patient_id: str, principal: CurrentPrincipal, context: Context) -> C
 
 
 def _consent(context: HubContext, patient_id: str) -> ConsentOut:
-    patient = context.registry.patient(patient_id)
+    patient = context.registry.patients.get(patient_id)
     return ConsentOut(
-        objections=[_objection(r) for r in context.registry.objections(patient_id)],
-        hidden_from_professionals=bool(patient and patient["hidden_from_professionals"]),
+        objections=[_objection(r) for r in context.registry.consent.objections(patient_id)],
+        hidden_from_professionals=bool(patient and patient.hidden_from_professionals),
     )
 
 
@@ -197,12 +193,12 @@ def object_to_source(
     Objecting twice to the same source returns the objection in force (200).
     """
     authorize_patient_access(context, principal, patient_id, "consent.object", practitioners=False)
-    objection_id, created = context.registry.add_objection(
+    objection_id, created = context.registry.consent.add_objection(
         patient_id, body.source_kind, body.source_id, now=context.clock()
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    [row] = [r for r in context.registry.objections(patient_id) if r["id"] == objection_id]
+    [row] = [r for r in context.registry.consent.objections(patient_id) if r.id == objection_id]
     return _objection(row)
 
 
@@ -214,7 +210,9 @@ def withdraw_objection(
     authorize_patient_access(
         context, principal, patient_id, "consent.withdraw", practitioners=False
     )
-    if not context.registry.withdraw_objection(patient_id, objection_id, now=context.clock()):
+    if not context.registry.consent.withdraw_objection(
+        patient_id, objection_id, now=context.clock()
+    ):
         raise Problem(404, "not-found", "no objection in force with this id")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -231,7 +229,7 @@ def set_visibility(
     authorize_patient_access(
         context, principal, patient_id, "consent.visibility", practitioners=False
     )
-    if not context.registry.set_document_visibility(
+    if not context.registry.patients.set_document_visibility(
         patient_id, hidden_from_professionals=body.hidden_from_professionals
     ):
         raise Problem(404, "not-found", "this patient is not registered (POST /v1/patients)")
@@ -268,8 +266,8 @@ def _all_readings(context: HubContext, patient_id: str) -> Iterator[Reading]:
 
 def _device(context: HubContext, device_id: str) -> dict[str, Any]:
     """A device as a FHIR Device: its maker and model from its catalog profile, if known."""
-    row = context.registry.device(device_id)
-    profile = context.ingestor.decoder.catalog.get(row["profile"]) if row else None
+    row = context.registry.devices.get(device_id)
+    profile = context.ingestor.decoder.catalog.get(row.profile) if row else None
     if profile is None:
         return outbound.device(device_id)
     return outbound.device(device_id, manufacturer=profile.manufacturer, model=profile.model)
@@ -283,24 +281,27 @@ def export(
 
     The Patient (INS and pseudonymous id), a Device per device that measured or is enrolled,
     the readings as Observations (R4 vital-signs profiles, docs/fhir.md), and the registry's
-    rows (enrollments, consent, audit trail, quarantine and dead letters of the patient's
-    devices, documents waiting to be filed) as one ``Basic`` entry per table (rows as JSON),
-    so nothing is left out.
+    rows as one ``Basic`` entry per table (rows as JSON), so nothing is left out: every table
+    of the registry's GDPR map (``hub.adapters.registry.gdpr.TABLES``) that relates to
+    patients — enrollments, consent, audit trail, documents, the patient's devices, and the
+    quarantine and dead letters of those devices while the patient held them.
     """
     authorize_patient_access(context, principal, patient_id, "patient.export", practitioners=False)
     readings = list(_all_readings(context, patient_id))
-    tables = context.registry.export_patient(patient_id)
+    exported = context.registry.gdpr.export(patient_id)
     base = fhir_base(request, patient_id)
-    patient_rows = tables.pop("patients", [])
-    ins = patient_rows[0]["ins"] if patient_rows else None
+    patient_rows = exported.table("patients").records()
+    ins = str(patient_rows[0]["ins"]) if patient_rows else None
     entries = [outbound.entry(outbound.patient(patient_id, ins), base)]
     devices = {r.device_id for r in readings}
-    devices |= {str(row["device_id"]) for row in tables.get("enrollments", [])}
+    devices |= {str(row["device_id"]) for row in exported.table("enrollments").records()}
     entries += [outbound.entry(_device(context, d), base) for d in sorted(devices)]
     entries += [outbound.entry(o, base) for o in outbound.observations(readings)]
-    for table, rows in tables.items():
-        rows_json = json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows])
-        entries.append(outbound.entry(outbound.basic(table, rows_json), base))
+    for table in exported.tables:
+        if table.table == "patients":
+            continue  # the Patient resource above
+        rows_json = json.dumps([{k: _plain(v) for k, v in row.items()} for row in table.records()])
+        entries.append(outbound.entry(outbound.basic(table.table, rows_json), base))
     bundle = outbound.collection(entries, timestamp=context.clock())
     return JSONResponse(bundle, media_type=FHIR_MEDIA)
 
@@ -312,21 +313,15 @@ class ErasureOut(BaseModel):
 
 @router.delete("/{patient_id}", response_model=ErasureOut)
 def erase(patient_id: str, principal: CurrentPrincipal, context: Context) -> ErasureOut:
-    """Erase everything about the patient: readings, registry rows, quarantine, dead letters
-    of their devices, documents waiting to be filed, consent and the audit trail.
+    """Erase everything about the patient: readings, registry rows, the quarantine and dead
+    letters of their devices while they held them, documents waiting to be filed, consent
+    and the audit trail (the registry's GDPR map says what goes).
 
     One audit event survives: the erasure itself, under the pseudonymous id.
     """
     authorize_patient_access(context, principal, patient_id, "patient.erase", practitioners=False)
     readings = context.store.erase_patient(patient_id)
-    counts = context.registry.erase_patient(patient_id)
-    context.registry.audit(
-        at=context.clock(),
-        actor=principal.subject,
-        role=principal.role.value,
-        action="patient.erased",
-        patient_id=patient_id,
-        outcome="allowed",
-        detail=f"{readings} readings; registry rows {sum(counts.values())}",
-    )
+    counts = context.registry.gdpr.erase(patient_id)
+    detail = f"{readings} readings; registry rows {sum(counts.values())}"
+    audit.record(context, principal, "patient.erased", patient_id, detail=detail)
     return ErasureOut(readings=readings, registry=counts)

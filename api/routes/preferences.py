@@ -18,10 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field, field_validator
 
+from api import audit
 from api.auth import CurrentPrincipal, authorize_patient_access, require_role
 from api.deps import Context, HubContext
 from api.errors import Problem
-from hub.adapters.registry.repo import PatientPreferences, ProgramRecord
+from hub.adapters.registry.patients import PatientPreferences
+from hub.adapters.registry.programs import ProgramRecord
 from hub.adapters.tokens import Role
 from hub.core.glucose_units import GlucoseUnit
 from hub.core.thresholds import alert_thresholds
@@ -61,10 +63,10 @@ class PreferencesOut(BaseModel):
 
 
 def _preferences(context: HubContext, patient_id: str) -> PreferencesOut:
-    stored = context.registry.patient_preferences(patient_id)
+    stored = context.registry.patients.preferences(patient_id)
     return PreferencesOut(
         patient_id=patient_id,
-        registered=context.registry.patient(patient_id) is not None,
+        registered=context.registry.patients.get(patient_id) is not None,
         zone=stored.zone,
         effective_zone=stored.zone or context.settings.time.zone,
         language=stored.language,
@@ -91,9 +93,9 @@ def put_preferences(
     authorize_patient_access(
         context, principal, patient_id, "preferences.update", practitioners=False
     )
-    program = context.registry.patient_preferences(patient_id).program
+    program = context.registry.patients.preferences(patient_id).program
     preferences = PatientPreferences(body.zone, body.language, body.glucose_unit, program)
-    if not context.registry.set_patient_preferences(patient_id, preferences):
+    if not context.registry.patients.set_preferences(patient_id, preferences):
         raise Problem(404, "not-found", "this patient is not registered (POST /v1/patients)")
     return _preferences(context, patient_id)
 
@@ -112,19 +114,12 @@ def put_patient_program(
     if principal.role is Role.PRACTITIONER:
         authorize_patient_access(context, principal, patient_id, "preferences.program")
     else:
-        context.registry.audit(
-            at=context.clock(),
-            actor=principal.subject,
-            role=principal.role.value,
-            action="preferences.program",
-            patient_id=patient_id,
-            outcome="allowed",
-        )
-    if body.program is not None and context.registry.program(body.program) is None:
+        audit.record(context, principal, "preferences.program", patient_id)
+    if body.program is not None and context.registry.programs.get(body.program) is None:
         raise Problem(422, "unknown-program", f"no programme {body.program!r}", field="program")
-    stored = context.registry.patient_preferences(patient_id)
+    stored = context.registry.patients.preferences(patient_id)
     chosen = PatientPreferences(stored.zone, stored.language, stored.glucose_unit, body.program)
-    if not context.registry.set_patient_preferences(patient_id, chosen):
+    if not context.registry.patients.set_preferences(patient_id, chosen):
         raise Problem(404, "not-found", "this patient is not registered (POST /v1/patients)")
     return _preferences(context, patient_id)
 
@@ -165,7 +160,7 @@ def _program_out(program: ProgramRecord) -> ProgramOut:
 @router.get("/programs/{program_id}", response_model=ProgramOut)
 def get_program(program_id: ProgramId, principal: CurrentPrincipal, context: Context) -> ProgramOut:
     require_role(principal, Role.ADMIN)
-    program = context.registry.program(program_id)
+    program = context.registry.programs.get(program_id)
     if program is None:
         raise Problem(404, "not-found", "no programme with this id")
     return _program_out(program)
@@ -182,6 +177,6 @@ def put_program(
     """Create (201) or replace (200) a programme."""
     require_role(principal, Role.ADMIN)
     record = ProgramRecord(program_id, body.name, body.thresholds, tuple(body.report_periods))
-    created = context.registry.save_program(record, now=context.clock())
+    created = context.registry.programs.save(record, now=context.clock())
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return _program_out(record)

@@ -8,8 +8,9 @@ each one here, on its batch worker thread, before acknowledging it:
 
 * a status that is not valid is counted (``malformed``), logged and acknowledged — a retained
   message would otherwise come back forever;
-* a valid one is recorded in the registry (:meth:`Registry.record_gateway_status`); a gateway
-  that is not registered is counted (``unregistered``) and ignored; a registry failure raises
+* a valid one is recorded in the registry (``registry.gateways.record_status``); a gateway
+  that is not registered is counted (``unregistered``) and ignored; a registry failure
+  (:class:`~hub.adapters.registry.errors.RegistryError`, translated by the registry) raises
   :class:`~hub.core.batch.IngestUnavailable`, so the batch is retried and nothing acknowledged;
 * the gauges are totals over the gateways whose latest status is online (how many, frames
   waiting in their outboxes, frames they refused, devices with a low battery): no series per
@@ -22,9 +23,8 @@ import logging
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from hub.adapters.metrics import BridgeMetrics
+from hub.adapters.registry.errors import RegistryError
 from hub.core.batch import IngestUnavailable
 from hub.core.wire import GatewayStatus, WireError, parse_gateway_status
 
@@ -34,7 +34,7 @@ LOW_BATTERY_PERCENT = 20
 
 
 class StatusStore(Protocol):
-    def record_gateway_status(
+    def record_status(
         self, gateway_id: str, status: GatewayStatus, *, received: datetime
     ) -> bool: ...
 
@@ -54,9 +54,9 @@ class GatewayHealthBook:
             log.warning("gateway %s: status refused: %s", gateway_id, err)
             return
         try:
-            known = self.store.record_gateway_status(gateway_id, status, received=received)
-        except SQLAlchemyError as err:
-            raise IngestUnavailable(f"registry: {err}") from err
+            known = self.store.record_status(gateway_id, status, received=received)
+        except RegistryError as err:
+            raise IngestUnavailable(str(err)) from err
         if not known:
             self.metrics.gateway_statuses.labels(outcome="unregistered").inc()
             return

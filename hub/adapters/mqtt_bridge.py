@@ -7,14 +7,20 @@ Threads and ownership:
   — reconnection is a plain loop around one reusable paho client. paho runs the callbacks on
   this thread: ``_on_message`` only enqueues — a callback never does IO and never raises into
   paho (an exception is logged and counted).
-* one batch worker thread takes messages from the queue, closes a batch on size or time,
-  hands it to the ingestor (:class:`hub.core.batch.BatchIngestor`), and — only when the batch
-  is durably committed — sends the PUBACKs (paho manual ack), in receive order.
-* If the commit fails, nothing is acknowledged: the worker retries the same batch with capped
-  exponential backoff; meanwhile the broker stops sending once ``receive_maximum``
-  unacknowledged messages are in flight (MQTT 5 §3.3.4 flow control), so memory stays bounded.
-* Gateways' retained statuses (``hs/v1/gateways/+/status``, never shared) go through the same
-  batches: recorded in the registry (``hub.adapters.gateway_health``) before their PUBACK.
+* the batcher thread takes messages from the queue, closes a batch on size or time and
+  submits it to ingestion (:class:`hub.core.batch.BatchSubmitter`: worker processes, or a
+  thread of this process — ``hub.adapters.ingest_workers``), keeping up to one batch more
+  than ingestion works on in flight, so that receiving, decoding and committing overlap;
+* the acknowledger thread takes the submitted batches **in submission order**, waits for each
+  one's durable commit, and only then sends its PUBACKs (paho manual ack) — so PUBACKs leave
+  in the order the PUBLISH packets arrived (MQTT 5 §4.6), whichever worker finished first.
+* If a commit fails (:class:`~hub.core.batch.IngestUnavailable`), nothing of that batch is
+  acknowledged: the acknowledger submits the same batch again after a capped exponential
+  backoff; meanwhile the broker stops sending once ``receive_maximum`` unacknowledged messages
+  are in flight (MQTT 5 §3.3.4 flow control), so memory stays bounded.
+* Gateways' retained statuses (``hs/v1/gateways/+/status``, never shared) travel in the same
+  batches: the acknowledger records them in the registry (``hub.adapters.gateway_health``)
+  before their PUBACK.
 
 A PUBACK is only sent on the connection that received the message: after a reconnect the
 broker redelivers what was not acknowledged (persistent session: ``clean_start`` off, session
@@ -30,7 +36,9 @@ import queue
 import random
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -44,7 +52,7 @@ from hub.adapters.gateway_health import GatewayHealthBook, StatusStore
 from hub.adapters.metrics import BridgeMetrics
 from hub.config import MqttSettings
 from hub.core.backoff import Backoff
-from hub.core.batch import BatchIngestor, BatchReport, Incoming, IngestUnavailable
+from hub.core.batch import BatchReport, BatchSubmitter, Incoming, IngestUnavailable
 from hub.core.wire import (
     STATUS_SUBSCRIPTIONS,
     SUBSCRIPTIONS,
@@ -114,17 +122,28 @@ class _Received:
     qos: int
 
 
+@dataclass(slots=True)
+class _Submitted:
+    """A batch on its way to ingestion: its gateway statuses and the other messages."""
+
+    batch: list[_Received]
+    statuses: list[tuple[str, Incoming]]  # (gateway id, message)
+    messages: list[Incoming]
+    future: Future[BatchReport] | None  # None: nothing but statuses
+    submitted: float = field(default_factory=time.monotonic)
+
+
 class MqttBridge:
     def __init__(
         self,
         settings: MqttSettings,
-        ingestor: BatchIngestor,
+        ingest: BatchSubmitter,
         metrics: BridgeMetrics | None = None,
         *,
         gateway_statuses: StatusStore | None = None,
     ) -> None:
         self.settings = settings
-        self.ingestor = ingestor
+        self.ingest = ingest
         self._queue: queue.Queue[_Received] = queue.Queue()
         self._stop = threading.Event()
         self._generation = 0
@@ -136,11 +155,17 @@ class MqttBridge:
             None if gateway_statuses is None else GatewayHealthBook(gateway_statuses, self.metrics)
         )
         self.broker_dropped: int | None = None
-        self._heartbeat = time.monotonic()
+        self._heartbeat = time.monotonic()  # the batcher's: it loops at least every 0.5 s
+        self._ack_heartbeat = time.monotonic()  # the acknowledger's: idle, or a batch done
+        self._fatal: str | None = None  # why ingestion cannot go on (a worker process died)
+        # Batches submitted, not yet acknowledged, in submission order; the slots bound them.
+        self._submitted: queue.Queue[_Submitted] = queue.Queue()
+        self._slots = threading.Semaphore(ingest.capacity + 1)
         self._connections = 0
         self._status_topic = bridge_status_topic(settings.client_id)
         self._client = self._make_client()
-        self._worker = threading.Thread(target=self._work, name="hub-batch-worker", daemon=True)
+        self._batcher = threading.Thread(target=self._batch_loop, name="hub-batcher", daemon=True)
+        self._acker = threading.Thread(target=self._ack_loop, name="hub-acker", daemon=True)
         self._network = threading.Thread(
             target=self._run_network, name="hub-mqtt-network", daemon=True
         )
@@ -286,23 +311,81 @@ class MqttBridge:
                 break
         return batch
 
-    def _commit(self, batch: list[_Received]) -> BatchReport | None:
-        attempt = 0
+    def _submit(self, batch: list[_Received]) -> _Submitted:
+        """Gateway statuses aside (the acknowledger records them), the rest to ingestion."""
+        statuses: list[tuple[str, Incoming]] = []
+        messages: list[Incoming] = []
+        for received in batch:
+            message = received.message
+            gateway_id = _status_sender(message.topic) if self._statuses is not None else None
+            if gateway_id is None:
+                messages.append(message)
+            else:
+                statuses.append((gateway_id, message))
+        future = self.ingest.submit(messages) if messages else None
+        return _Submitted(batch, statuses, messages, future)
+
+    def _batch_loop(self) -> None:
         while not self._stop.is_set():
+            self._heartbeat = time.monotonic()
+            if not self._slots.acquire(timeout=0.5):
+                continue  # ingestion is busy: wait for a batch to be acknowledged
+            batch = self._next_batch()
+            if not batch:
+                self._slots.release()
+                continue
+            try:
+                self._submitted.put(self._submit(batch))
+            except Exception as err:  # the pool is shut down or broken: nothing to retry on
+                self._slots.release()
+                self._fail(f"cannot submit a batch to ingestion: {err!r}")
+                return
+
+    def _fail(self, why: str) -> None:
+        """Ingestion cannot go on in this process: the watchdog makes the bridge exit."""
+        if self._fatal is None:
+            self._fatal = why
+            log.error("%s; the bridge stops without acknowledging what it holds", why)
+
+    def _ack_loop(self) -> None:
+        while True:
+            try:
+                submitted = self._submitted.get(timeout=0.5)
+            except queue.Empty:
+                self._ack_heartbeat = time.monotonic()  # idle is not stuck
+                if self._stop.is_set() and not self._batcher.is_alive():
+                    return
+                continue
+            report = self._commit(submitted)
+            if report is None:
+                return  # stopping or failed: unacknowledged messages will be redelivered
+            self._acknowledge(submitted.batch, report)
+            self._add(report)
+            self._slots.release()
+            self._ack_heartbeat = time.monotonic()
+
+    def _commit(self, submitted: _Submitted) -> BatchReport | None:
+        """The report of ``submitted`` once durable, retrying what was unavailable; None if
+        the bridge stops first or ingestion broke."""
+        attempt = 0
+        while self._fatal is None:
             try:
                 with self.metrics.commit_seconds.time():
-                    return self._commit_once(batch)
+                    return self._commit_once(submitted)
             except IngestUnavailable as err:
                 self.metrics.store_errors.inc()
                 delay = _BACKOFF.delay(attempt, random.random())
                 log.warning(
                     "commit of %d messages failed (%s); retrying in %.1fs, not acknowledging",
-                    len(batch),
+                    len(submitted.batch),
                     err,
                     delay,
                 )
                 # Waiting for a store that is down is progress, not a stall.
-                self._heartbeat = time.monotonic()
+                self._ack_heartbeat = time.monotonic()
+            except BrokenProcessPool as err:
+                self._fail(f"an ingest worker process died ({err})")
+                return None
             except Exception:
                 # The ingestor dead-letters what an input makes fail; an error here is the
                 # bridge's own. Keep the messages unacknowledged and retry, but let the
@@ -311,23 +394,24 @@ class MqttBridge:
                 delay = _BACKOFF.delay(attempt, random.random())
                 log.exception("unexpected error committing a batch; retrying in %.1fs", delay)
             attempt += 1
-            self._stop.wait(delay)
+            if self._stop.wait(delay):
+                return None
+            if submitted.messages:  # the same batch again, whole
+                submitted.future = self.ingest.submit(submitted.messages)
         return None
 
-    def _commit_once(self, batch: list[_Received]) -> BatchReport:
-        """Gateway statuses to the registry, then everything else to the ingestor."""
-        messages = []
-        for received in batch:
-            message = received.message
-            gateway_id = _status_sender(message.topic) if self._statuses is not None else None
-            if gateway_id is None:
-                messages.append(message)
-            else:
-                assert self._statuses is not None
-                self._statuses.record(gateway_id, message.payload, message.receive_time)
-        if not messages:
-            return BatchReport(messages=len(batch))
-        return self.ingestor.ingest(messages)
+    def _commit_once(self, submitted: _Submitted) -> BatchReport:
+        """Gateway statuses to the registry, then the batch's report from ingestion."""
+        while submitted.statuses:  # each recorded once, even when the batch is retried
+            gateway_id, message = submitted.statuses[0]
+            assert self._statuses is not None
+            self._statuses.record(gateway_id, message.payload, message.receive_time)
+            submitted.statuses.pop(0)
+        if submitted.future is None:
+            return BatchReport(messages=len(submitted.batch))
+        report = submitted.future.result()
+        report.messages = len(submitted.batch)
+        return report
 
     def _acknowledge(self, batch: list[_Received], report: BatchReport) -> None:
         for received in batch:
@@ -347,18 +431,6 @@ class MqttBridge:
             )
             self._client.publish(gateway_acks_topic(gateway_id), payload, qos=1)
             self.metrics.gateway_acks.inc()
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            self._heartbeat = time.monotonic()
-            batch = self._next_batch()
-            if not batch:
-                continue
-            report = self._commit(batch)
-            if report is None:
-                return  # stopping: unacknowledged messages will be redelivered
-            self._acknowledge(batch, report)
-            self._add(report)
 
     def _add(self, report: BatchReport) -> None:
         metrics = self.metrics
@@ -420,16 +492,19 @@ class MqttBridge:
 
     def start(self) -> None:
         self._network.start()
-        self._worker.start()
+        self._batcher.start()
+        self._acker.start()
 
     def request_stop(self) -> None:
         """Ask :meth:`run_forever` to return (safe from a signal handler)."""
         self._stop.set()
 
     def stop(self) -> None:
-        """Finish the batch in hand, then disconnect; unacknowledged messages are redelivered."""
+        """Acknowledge the batches that ingestion finishes, then disconnect; unacknowledged
+        messages are redelivered. The caller closes ingestion afterwards."""
         self._stop.set()
-        self._worker.join(timeout=30)
+        self._batcher.join(timeout=5)
+        self._acker.join(timeout=30)
         if self._connected.is_set():
             self._client.publish(
                 self._status_topic, _status("offline"), qos=1, retain=True
@@ -439,13 +514,17 @@ class MqttBridge:
         self._network.join(timeout=10)
 
     def stalled(self, now: float, limit: float) -> str | None:
-        """Why the bridge is stuck (a dead thread, or no progress for ``limit`` s), or None."""
-        if not self._worker.is_alive():
-            return "batch worker died"
-        if not self._network.is_alive():
-            return "MQTT network thread died"
+        """Why the bridge cannot go on (ingestion broke, a dead thread, or no progress for
+        ``limit`` s), or None."""
+        if self._fatal is not None:
+            return self._fatal
+        for thread in (self._batcher, self._acker, self._network):
+            if not thread.is_alive():
+                return f"thread {thread.name} died"
         if now - self._heartbeat > limit:
-            return f"batch worker made no progress for {now - self._heartbeat:.0f}s"
+            return f"the batcher made no progress for {now - self._heartbeat:.0f}s"
+        if now - self._ack_heartbeat > limit:
+            return f"no batch was committed for {now - self._ack_heartbeat:.0f}s"
         return None
 
     def run_forever(self, *, watchdog_s: float = 120.0) -> None:

@@ -4,12 +4,17 @@ A transport (the MQTT bridge, the provider push API) hands a batch of :class:`In
 messages to a :class:`BatchIngestor` and acknowledges them only when it returns a
 :class:`BatchReport` — by then everything in the batch is durable. When it raises
 :class:`IngestUnavailable` nothing may be acknowledged and the batch is retried whole.
+
+A :class:`BatchSubmitter` is the same contract with several batches in flight at once (the
+MQTT bridge keeps receiving while earlier batches are decoded and committed elsewhere): each
+batch's report, or its :class:`IngestUnavailable`, arrives through its own future.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -69,3 +74,20 @@ class BatchIngestor(Protocol):
     """Durably commits a batch, or raises :class:`IngestUnavailable` (nothing committed)."""
 
     def ingest(self, messages: Sequence[Incoming]) -> BatchReport: ...
+
+
+class BatchSubmitter(Protocol):
+    """Commits batches concurrently; the caller acknowledges a batch when its future holds a
+    report, and retries it whole when the future raises :class:`IngestUnavailable`."""
+
+    @property
+    def capacity(self) -> int:
+        """How many batches it works on at once (more in flight only wait in its queue)."""
+        ...
+
+    def submit(self, messages: Sequence[Incoming]) -> Future[BatchReport]: ...
+
+    def close(self, *, wait: bool = True) -> None:
+        """Finish the batches in hand, then release the workers; ``wait=False``: stop them
+        now (what they had not committed is redelivered, never acknowledged)."""
+        ...

@@ -55,11 +55,20 @@ def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
+    from hub.adapters.ingest_workers import IngestProcesses, InlineIngest
     from hub.adapters.mqtt_bridge import BridgeStalled, MqttBridge
+    from hub.runtime.ingest_worker import open_ingest_worker
     from hub.services.ingest import open_ingestor
 
+    # The bridge's own ingestor records gateway statuses (and ingests, with no workers).
     ingestor = open_ingestor(settings)
-    bridge = MqttBridge(settings.mqtt, ingestor, gateway_statuses=ingestor.registry)
+    workers = settings.mqtt.ingest_workers
+    ingest = (
+        IngestProcesses(open_ingest_worker, settings, workers)
+        if workers
+        else InlineIngest(ingestor)
+    )
+    bridge = MqttBridge(settings.mqtt, ingest, gateway_statuses=ingestor.registry.gateways)
     if settings.mqtt.metrics_port:
         from prometheus_client import start_http_server
 
@@ -67,12 +76,15 @@ def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
             settings.mqtt.metrics_port, settings.mqtt.metrics_host, registry=bridge.metrics.registry
         )
     _stop_on_signals(bridge.request_stop)
+    stalled = False
     try:
         bridge.run_forever(watchdog_s=settings.mqtt.watchdog_s)
     except BridgeStalled as err:
         log.error("bridge watchdog: %s; exiting so that it is restarted", err)
+        stalled = True
         return 3
     finally:
+        ingest.close(wait=not stalled)
         ingestor.close()
     totals = bridge.totals
     log.info(

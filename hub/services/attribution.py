@@ -40,7 +40,7 @@ class Reattribution:
 
 def reattribute_device(store: ReadingStore, registry: Registry, device_id: str) -> Reattribution:
     """Attribute every reading of ``device_id`` afresh from its current enrollments."""
-    enrollments = registry.enrollments_for([device_id])[device_id]
+    enrollments = registry.enrollments.for_devices([device_id])[device_id]
     stored = store.device_readings(device_id, MIN_TIME, MAX_TIME)
     moves: list[tuple[Reading, str]] = []
     uncovered: list[Reading] = []
@@ -50,17 +50,17 @@ def reattribute_device(store: ReadingStore, registry: Registry, device_id: str) 
             uncovered.append(reading)
         elif attributed.patient_id != reading.patient_id:
             moves.append((reading, attributed.patient_id))
-    quarantined = registry.quarantined(device_id)
+    quarantined = registry.rejects.quarantined(device_id)
     released = [r for r in (attribute(q, enrollments) for q in quarantined) if r is not None]
 
     if uncovered:  # into quarantine first, then out of the store
-        registry.keep_rejects([], [(replace(r, patient_id=""), UNCOVERED) for r in uncovered])
+        registry.rejects.keep([], [(replace(r, patient_id=""), UNCOVERED) for r in uncovered])
         store.delete_readings(uncovered)
     if moves:
         store.reassign(moves)
     if released:  # into the store first, then out of quarantine
         store.write_batch(released)
-        registry.release_quarantined([r.reading_id for r in released])
+        registry.rejects.release([r.reading_id for r in released])
     patients = {r.patient_id for r in uncovered}
     patients |= {r.patient_id for r, _ in moves} | {p for _, p in moves}
     patients |= {r.patient_id for r in released}

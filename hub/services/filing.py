@@ -72,10 +72,10 @@ class Deliverer:
         self.backoff = Backoff(base=r.delivery_backoff_s, cap=r.delivery_backoff_cap_s, jitter=0.2)
 
     def _send(self, filing: PendingFiling) -> None:
-        patient = self.registry.patient(filing.patient_id)
+        patient = self.registry.patients.get(filing.patient_id)
         if patient is None:  # erased between decision and delivery: nothing left to file
             raise VaultRefused(404, "the patient is no longer registered")
-        bundle = with_patient_ins(json.loads(filing.bundle), str(patient["ins"]))
+        bundle = with_patient_ins(json.loads(filing.bundle), patient.ins)
         self.vault.provide(
             json.dumps(bundle).encode(), token=filing_token(self.settings, self.clock())
         )

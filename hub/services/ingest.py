@@ -18,17 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import (
-    DisconnectionError,
-    InterfaceError,
-    OperationalError,
-    SQLAlchemyError,
-)
-from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
-
 from device_profiles.catalog import Catalog, load_catalog
 from device_profiles.errors import DecodeError
-from hub.adapters.registry.repo import AuditEvent, DeadLetter, Registry
+from hub.adapters.registry import DeadLetter, Registry, RegistryError, RegistryUnavailable
+from hub.adapters.registry.audit import AuditEvent
 from hub.adapters.store.base import (
     ReadingStore,
     StoreError,
@@ -159,7 +152,7 @@ class Ingestor:
     def _decide(
         self, messages: Sequence[Incoming], decoded: list[tuple[int, Decoded]], plan: _Plan
     ) -> None:
-        enrollments = self.registry.enrollments_for(d.device_id for _, d in decoded)
+        enrollments = self.registry.enrollments.for_devices(d.device_id for _, d in decoded)
         decoded = self._paired_only(messages, decoded, enrollments, plan)
         accepted: list[tuple[int, int | None, Decoded, Reading]] = []
         for number, result in decoded:
@@ -215,7 +208,7 @@ class Ingestor:
                     )
         accepted = self._check_subjects(messages, accepted, plan)
         # Consent: a source the patient objected to feeds nothing; the refusal is audited.
-        objections = self.registry.active_objections(r.patient_id for *_, r in accepted)
+        objections = self.registry.consent.active_objections(r.patient_id for *_, r in accepted)
         for number, index, result, reading in accepted:
             source = _objected_source(reading, result, objections)
             if source is None:
@@ -241,7 +234,7 @@ class Ingestor:
         gateways = {d.gateway_id for _, d in decoded if d.gateway_id is not None}
         if not gateways:
             return decoded
-        pairings = self.registry.gateway_pairings(gateways)
+        pairings = self.registry.gateways.pairings(gateways)
         kept = []
         for number, result in decoded:
             gateway = result.gateway_id
@@ -350,15 +343,15 @@ class Ingestor:
         try:
             self._decide(messages, self._decode(messages, plan), plan)
             return self._commit(messages, plan)
-        except (StoreUnavailable, *_UNAVAILABLE) as err:
+        except (StoreUnavailable, RegistryUnavailable) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
 
     def _check_available(self, failure: Exception) -> None:
         """Raise IngestUnavailable if a store does not answer (the failure is not the input's)."""
         try:
             self.store.ping()
-            self.registry.counts()
-        except (StoreError, SQLAlchemyError) as err:
+            self.registry.rejects.counts()
+        except (StoreError, RegistryError) as err:
             raise IngestUnavailable(
                 f"{type(failure).__name__} while a store fails: {type(err).__name__}: {err}"
             ) from failure
@@ -376,8 +369,8 @@ class Ingestor:
             for m in messages
         ]
         try:
-            self.registry.keep_rejects(dead, [])
-        except SQLAlchemyError as failure:
+            self.registry.rejects.keep(dead, [])
+        except RegistryError as failure:
             raise IngestUnavailable(f"{type(failure).__name__}: {failure}") from failure
         return BatchReport(
             messages=len(messages),
@@ -405,10 +398,10 @@ class Ingestor:
             if atomic and any(item.fate is not ItemFate.ACCEPTED for item in plan.items):
                 # Nothing of a refused transaction is kept — but who tried what to whom is:
                 # the audit trail never under-reports (a subject mismatch names two patients).
-                self.registry.keep_rejects([], [], _audits([message], plan))
+                self.registry.rejects.keep([], [], _audits([message], plan))
                 return BatchReport(messages=1, committed=False, items=plan.items)
             return self._commit([message], plan)
-        except (StoreUnavailable, *_UNAVAILABLE) as err:
+        except (StoreUnavailable, RegistryUnavailable) as err:
             raise IngestUnavailable(f"{type(err).__name__}: {err}") from err
         except Exception as err:  # the input made the hub fail: keep it, answer for it
             self._check_available(err)
@@ -417,7 +410,7 @@ class Ingestor:
     def _commit(self, messages: Sequence[Incoming], plan: _Plan) -> BatchReport:
         audits = _audits(messages, plan)
         # Refusals first: once the readings are committed, everything is.
-        self.registry.keep_rejects(plan.dead, plan.quarantined, audits)
+        self.registry.rejects.keep(plan.dead, plan.quarantined, audits)
         result = self.store.write_batch(plan.accepted, prevalidated=True)  # in _decide
         for dead in plan.dead:
             _log_dead_letter(dead)
@@ -439,10 +432,6 @@ class Ingestor:
 
 
 _DEVICE_TOPICS = frozenset({TopicKind.DEVICE_READINGS, TopicKind.DEVICE_JSON})
-
-# SQLAlchemy errors that mean "the registry cannot be reached now" (retry), as opposed to
-# errors a particular input causes (bisected, then dead-lettered).
-_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, SqlAlchemyTimeout)
 
 
 def _merged(first: BatchReport, second: BatchReport, *, offset: int) -> BatchReport:
@@ -533,7 +522,7 @@ def open_ingestor(settings: Settings) -> Ingestor:
     assert settings.registry.url is not None
     return Ingestor(
         open_store(settings),
-        Registry(settings.registry.url),
+        Registry(settings.registry.url, busy_timeout_s=settings.registry.sqlite_busy_timeout_s),
         policy_from(settings),
         max_payload_bytes=settings.max_payload_bytes,
     )

@@ -113,11 +113,11 @@ class ReportService:
     # --- who and what ---------------------------------------------------------------------
 
     def plan(self, patient_id: str) -> Plan:
-        prefs = self.registry.patient_preferences(patient_id)
-        patient = self.registry.patient(patient_id)
+        prefs = self.registry.patients.preferences(patient_id)
+        patient = self.registry.patients.get(patient_id)
         language = prefs.language if prefs.language in strings.LANGUAGES else "fr"
         program_id = prefs.program or self.settings.reports.program
-        record = self.registry.program(program_id)
+        record = self.registry.programs.get(program_id)
         if record is None:
             program = Program(
                 program_id,
@@ -133,7 +133,7 @@ class ReportService:
             zone=prefs.zone or self.settings.time.zone,
             language=language,
             glucose_unit=prefs.glucose_unit,
-            hidden_from_professionals=bool(patient and patient["hidden_from_professionals"]),
+            hidden_from_professionals=bool(patient and patient.hidden_from_professionals),
             program=program,
             periods=periods,
         )
@@ -174,13 +174,13 @@ class ReportService:
             after = cursor_of(page[-1])
         enrolled = {
             e.device_id
-            for e in self.registry.patient_enrollments(plan.patient_id)
+            for e in self.registry.enrollments.of_patient(plan.patient_id)
             if epoch_ms(e.start) < end_ms and (e.end is None or epoch_ms(e.end) > start_ms)
         }
         devices = []
         for device_id in sorted(enrolled | set(counts)):
-            row = self.registry.device(device_id)
-            profile = self.catalog.get(row["profile"]) if row else None
+            row = self.registry.devices.get(device_id)
+            profile = self.catalog.get(row.profile) if row else None
             devices.append(
                 DeviceUse(
                     device_id,

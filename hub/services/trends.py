@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hub.adapters.registry import Registry
-from hub.adapters.registry.repo import PatientPreferences, ProgramRecord
+from hub.adapters.registry.patients import PatientPreferences
+from hub.adapters.registry.programs import ProgramRecord
 from hub.adapters.store import ReadingStore, cursor_of
 from hub.adapters.store.base import Downsampled, ReadingCursor
 from hub.core.model import Reading, epoch_ms, from_epoch_ms
@@ -82,9 +83,9 @@ def patient_settings(registry: Registry, patient_id: str, default_zone: str) -> 
     """The patient's preferences (defaults for an unregistered id), the zone they live in
     (theirs, else the hub's default) and their programme's alert thresholds (the consensus
     defaults without a programme, or when the programme no longer exists)."""
-    preferences = registry.patient_preferences(patient_id)
+    preferences = registry.patients.preferences(patient_id)
     zone_name = preferences.zone or default_zone
-    program = registry.program(preferences.program) if preferences.program else None
+    program = registry.programs.get(preferences.program) if preferences.program else None
     thresholds = alert_thresholds(program.thresholds) if program else AlertThresholds()
     return PatientSettings(preferences, zone_name, ZoneInfo(zone_name), program, thresholds)
 
@@ -276,7 +277,7 @@ def silent_devices(
     for ``thresholds.silent_days``. A device enrolled more recently than that and silent so
     far is given that long before it is called silent."""
     grace = timedelta(days=thresholds.silent_days)
-    enrollments = registry.patient_enrollments(patient_id)
+    enrollments = registry.enrollments.of_patient(patient_id)
     last: dict[str, int | None] = {}
     for enrollment in enrollments:
         if enrollment.start > now or (enrollment.end is not None and enrollment.end <= now):

@@ -6,12 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
 from hub.adapters.gateway_health import GatewayHealthBook
 from hub.adapters.metrics import BridgeMetrics
 from hub.adapters.registry import Registry
-from hub.core.batch import IngestUnavailable
 from hub.core.wire import (
     DeviceHealth,
     GatewayStatus,
@@ -52,34 +50,29 @@ def online(battery: int, pending: int) -> GatewayStatus:
 
 
 def test_the_state_its_since_and_its_details_survive_a_last_will(registry: Registry) -> None:
-    registry.register_gateway("gw-1", owner="maker", zone="Europe/Paris", now=NOW)
-    assert registry.gateway("gw-1").health is None  # type: ignore[union-attr]
-    assert registry.record_gateway_status("gw-1", online(80, 4), received=NOW)
+    registry.gateways.register("gw-1", owner="maker", zone="Europe/Paris", now=NOW)
+    assert registry.gateways.get("gw-1").health is None  # type: ignore[union-attr]
+    assert registry.gateways.record_status("gw-1", online(80, 4), received=NOW)
     later = NOW + timedelta(minutes=1)
-    assert registry.record_gateway_status("gw-1", online(79, 0), received=later)
-    health = registry.gateway("gw-1").health  # type: ignore[union-attr]
+    assert registry.gateways.record_status("gw-1", online(79, 0), received=later)
+    health = registry.gateways.get("gw-1").health  # type: ignore[union-attr]
     assert health is not None
     assert (health.status, health.since) == ("online", NOW)  # the same state: since kept
     assert health.details == online(79, 0)
     gone = NOW + timedelta(minutes=5)
-    assert registry.record_gateway_status("gw-1", GatewayStatus("offline"), received=gone)
-    health = registry.gateway("gw-1").health  # type: ignore[union-attr]
+    assert registry.gateways.record_status("gw-1", GatewayStatus("offline"), received=gone)
+    health = registry.gateways.get("gw-1").health  # type: ignore[union-attr]
     assert health is not None
     assert (health.status, health.since, health.reported) == ("offline", gone, None)
     assert health.details == online(79, 0)  # what it said last is still known
-    assert not registry.record_gateway_status("gw-404", online(1, 1), received=NOW)
-
-
-class FailingStore:
-    def record_gateway_status(self, *_args: object, **_kwargs: object) -> bool:
-        raise OperationalError("UPDATE", {}, Exception("database is locked"))
+    assert not registry.gateways.record_status("gw-404", online(1, 1), received=NOW)
 
 
 def test_the_bridge_counts_and_totals_without_a_series_per_gateway(registry: Registry) -> None:
     metrics = BridgeMetrics()
-    book = GatewayHealthBook(registry, metrics)
+    book = GatewayHealthBook(registry.gateways, metrics)
     for name in ("gw-1", "gw-2"):
-        registry.register_gateway(name, owner="maker", zone=None, now=NOW)
+        registry.gateways.register(name, owner="maker", zone=None, now=NOW)
     book.record("gw-1", encode_gateway_status(online(10, 4)), NOW)
     book.record("gw-2", encode_gateway_status(online(90, 6)), NOW)
     book.record("gw-3", encode_gateway_status(online(90, 6)), NOW)  # not registered
@@ -94,7 +87,4 @@ def test_the_bridge_counts_and_totals_without_a_series_per_gateway(registry: Reg
     assert value("hub_gateway_outbox_pending_frames") == 6
     for outcome, count in (("online", 2), ("offline", 1), ("malformed", 1), ("unregistered", 1)):
         assert value("hub_gateway_status_messages_total", {"outcome": outcome}) == count
-    with pytest.raises(IngestUnavailable):  # the batch is retried, not acknowledged
-        GatewayHealthBook(FailingStore(), metrics).record(
-            "gw-1", encode_gateway_status(online(1, 1)), NOW
-        )
+    # A registry that cannot answer: tests/integration/test_registry_outage.py.

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from hub.adapters.dynsec import ClientInfo, DynsecAdmin, device_account
-from hub.adapters.registry.repo import Registry
+from hub.adapters.registry import Registry
 from hub.runtime.cli import main
 from tests.conftest import free_port
 from tests.integration.conftest import wait_until
@@ -281,11 +281,13 @@ def test_a_gateways_frames_for_a_device_not_paired_with_it_are_refused_by_the_hu
             gateway.close()
     registry = Registry(f"sqlite:///{broker.root / 'var' / 'registry.sqlite3'}")
     try:
-        refused = [d for d in registry.dead_letters() if d["topic"] == "hs/v1/gateways/gw-1/frames"]
-        assert [d["kind"] for d in refused] == ["not-paired"]
-        assert "dev-b" in refused[0]["reason"]
-        assert registry.quarantined("dev-a") != []  # paired: through (no enrollment yet)
-        assert registry.quarantined("dev-b") == []
+        refused = [
+            d for d in registry.rejects.dead_letters() if d.topic == "hs/v1/gateways/gw-1/frames"
+        ]
+        assert [d.kind for d in refused] == ["not-paired"]
+        assert "dev-b" in refused[0].reason
+        assert registry.rejects.quarantined("dev-a") != []  # paired: through (no enrollment yet)
+        assert registry.rejects.quarantined("dev-b") == []
     finally:
         registry.close()
 

@@ -12,6 +12,7 @@ import ast
 import hashlib
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,8 +39,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.adapters.registry import DeadLetter, Registry, migrations, schema
-from hub.adapters.registry.repo import EnrollmentConflict
+from hub.adapters.registry import (
+    DeadLetter,
+    Registry,
+    RegistryError,
+    RegistryUnavailable,
+    migrations,
+    schema,
+)
+from hub.adapters.registry.audit import AuditEvent
+from hub.adapters.registry.errors import EnrollmentConflict
+from hub.adapters.registry.rejects import DeadLetterRecord, RejectCounts
 from hub.core.ins import ins_key
 from hub.core.model import Reading, Source, TimeSource
 from hub.core.pipeline import Enrollment
@@ -300,14 +310,14 @@ def test_the_registry_opens_a_first_release_database_with_its_data(registry_url:
 
     reg = Registry(registry_url)
     try:
-        history = reg.enrollments_for(["cgm-1"])["cgm-1"]
+        history = reg.enrollments.for_devices(["cgm-1"])["cgm-1"]
         assert sorted((e.patient_id, e.end is None) for e in history) == [
             ("pt-a", False),
             ("pt-b", True),
         ]
-        assert reg.counts() == {"dead_letters": 2, "quarantine": 1}
-        assert [e["outcome"] for e in reg.audit_trail("pt-a")] == ["refused", "allowed"]
-        assert {d["payload"] for d in reg.dead_letters()} == {b"\x00\xff{not json\x1f", b""}
+        assert reg.rejects.counts() == RejectCounts(dead_letters=2, quarantine=1)
+        assert [e.outcome for e in reg.audit.trail("pt-a")] == ["refused", "allowed"]
+        assert {d.payload for d in reg.rejects.dead_letters()} == {b"\x00\xff{not json\x1f", b""}
         assert migrations.current_revision(reg.engine) == migrations.head_revision()
     finally:
         reg.close()
@@ -503,7 +513,7 @@ def dead_letter(index: int, received: datetime = T0, payload: bytes = b"{}") -> 
 
 
 def enroll(reg: Registry, device: str, patient: str, start: datetime) -> Enrollment:
-    record = reg.enroll(
+    record = reg.enrollments.enroll(
         device, patient, start, actor=ADMIN, role="admin", created=start + timedelta(minutes=1)
     )
     return record.period
@@ -513,9 +523,11 @@ def test_enroll_then_read_the_enrollment(registry: Registry) -> None:
     made = enroll(registry, "cgm-1", "pt-a", T0)
 
     assert made == Enrollment("cgm-1", "pt-a", T0)
-    [record] = registry.device_enrollments("cgm-1")
+    [record] = registry.enrollments.of_device("cgm-1")
     assert (record.created_by, record.created_by_role) == (ADMIN, "admin")
-    assert registry.enrollments_for(["cgm-1"]) == {"cgm-1": [Enrollment("cgm-1", "pt-a", T0)]}
+    assert registry.enrollments.for_devices(["cgm-1"]) == {
+        "cgm-1": [Enrollment("cgm-1", "pt-a", T0)]
+    }
 
 
 def test_a_new_enrollment_hands_the_device_over(registry: Registry) -> None:
@@ -523,7 +535,7 @@ def test_a_new_enrollment_hands_the_device_over(registry: Registry) -> None:
     enroll(registry, "cgm-1", "pt-a", T0)
     enroll(registry, "cgm-1", "pt-b", handover)
 
-    history = sorted(registry.enrollments_for(["cgm-1"])["cgm-1"], key=lambda e: e.start)
+    history = sorted(registry.enrollments.for_devices(["cgm-1"])["cgm-1"], key=lambda e: e.start)
     assert history == [
         Enrollment("cgm-1", "pt-a", T0, handover),
         Enrollment("cgm-1", "pt-b", handover, None),
@@ -541,21 +553,21 @@ def test_an_enrollment_starting_before_the_current_one_conflicts(
     with pytest.raises(EnrollmentConflict, match="cgm-1"):
         enroll(registry, "cgm-1", "pt-b", T0 + offset)
 
-    assert registry.enrollments_for(["cgm-1"])["cgm-1"] == [Enrollment("cgm-1", "pt-a", T0)]
+    assert registry.enrollments.for_devices(["cgm-1"])["cgm-1"] == [Enrollment("cgm-1", "pt-a", T0)]
 
 
 def test_enrollments_for_several_devices(registry: Registry) -> None:
     enroll(registry, "cgm-1", "pt-a", T0)
     enroll(registry, "bpm-1", "pt-a", T0 + timedelta(hours=1))
 
-    found = registry.enrollments_for(["bpm-1", "cgm-1", "unknown", "cgm-1"])
+    found = registry.enrollments.for_devices(["bpm-1", "cgm-1", "unknown", "cgm-1"])
 
     assert found == {
         "bpm-1": [Enrollment("bpm-1", "pt-a", T0 + timedelta(hours=1))],
         "cgm-1": [Enrollment("cgm-1", "pt-a", T0)],
         "unknown": [],
     }
-    assert registry.enrollments_for([]) == {}
+    assert registry.enrollments.for_devices([]) == {}
 
 
 def test_rejects_are_kept_once_however_often_a_batch_is_retried(registry: Registry) -> None:
@@ -563,97 +575,100 @@ def test_rejects_are_kept_once_however_often_a_batch_is_retried(registry: Regist
     quarantined = [(reading("r1"), "no enrollment"), (reading("r2", "bpm-1"), "no enrollment")]
 
     for _ in range(3):
-        registry.keep_rejects(dead, quarantined)
-    registry.keep_rejects(dead[:1], quarantined[1:])  # a partial retry
+        registry.rejects.keep(dead, quarantined)
+    registry.rejects.keep(dead[:1], quarantined[1:])  # a partial retry
 
-    assert registry.counts() == {"dead_letters": 2, "quarantine": 2}
-    rows = sorted(registry.dead_letters(), key=lambda row: row["item_index"])
-    assert [(row["id"], row["payload"]) for row in rows] == [(d.id, d.payload) for d in dead]
+    assert registry.rejects.counts() == RejectCounts(dead_letters=2, quarantine=2)
+    rows = sorted(registry.rejects.dead_letters(), key=lambda row: row.item_index or 0)
+    assert [(row.id, row.payload) for row in rows] == [(d.id, d.payload) for d in dead]
 
 
 def test_a_dead_letter_keeps_every_field(registry: Registry) -> None:
     letter = dead_letter(4, received=T0 + timedelta(milliseconds=123), payload=b"\x00bad")
-    registry.keep_rejects([letter], [])
+    registry.rejects.keep([letter], [])
 
-    assert registry.dead_letters() == [
-        {
-            "id": letter.id,
-            "received_ms": 1_709_280_000_123,
-            "source": "mqtt",
-            "topic": "hs/v1/dev/cgm-1/readings",
-            "sender_id": "cgm-1",
-            "item_index": 4,
-            "kind": "invalid-value",
-            "reason": "item 4 is not plausible",
-            "field": "value",
-            "payload": b"\x00bad",
-            "device_id": "cgm-1",
-            "payload_size": 4,
-            "payload_sha256": None,  # kept whole: no digest needed
-        }
+    assert registry.rejects.dead_letters() == [
+        DeadLetterRecord(
+            id=letter.id,
+            received=T0 + timedelta(milliseconds=123),
+            source="mqtt",
+            topic="hs/v1/dev/cgm-1/readings",
+            sender_id="cgm-1",
+            item_index=4,
+            kind="invalid-value",
+            reason="item 4 is not plausible",
+            field="value",
+            payload=b"\x00bad",
+            device_id="cgm-1",
+            payload_size=4,
+            payload_sha256=None,  # kept whole: no digest needed
+        )
     ]
 
 
 def test_dead_letters_are_bounded_per_item_and_in_number(registry_url: str) -> None:
-    from hub.adapters.registry.repo import DeadLetterLimits
+    from hub.adapters.registry.rejects import DeadLetterLimits
 
     bounded = Registry(registry_url, dead_letter_limits=DeadLetterLimits(16, 3))
     try:
         big = dead_letter(0, received=T0, payload=b"x" * 40)
-        kept = bounded.keep_rejects([big], [])
+        kept = bounded.rejects.keep([big], [])
         assert kept.evicted == 0
-        [row] = bounded.dead_letters()
-        assert (row["payload"], row["payload_size"]) == (b"x" * 16, 40)
-        assert row["payload_sha256"] == hashlib.sha256(b"x" * 40).hexdigest()
+        [row] = bounded.rejects.dead_letters()
+        assert (row.payload, row.payload_size) == (b"x" * 16, 40)
+        assert row.payload_sha256 == hashlib.sha256(b"x" * 40).hexdigest()
         later = [
             dead_letter(i, received=T0 + timedelta(seconds=i), payload=b"p%d" % i)
             for i in range(1, 4)
         ]
-        assert bounded.keep_rejects(later, []).evicted == 1  # the oldest went
-        assert sorted(r["item_index"] for r in bounded.dead_letters()) == [1, 2, 3]
+        assert bounded.rejects.keep(later, []).evicted == 1  # the oldest went
+        assert sorted(r.item_index or 0 for r in bounded.rejects.dead_letters()) == [1, 2, 3]
     finally:
         bounded.close()
 
 
 def test_keeping_nothing_is_a_no_op(registry: Registry) -> None:
-    registry.keep_rejects([], [])
-    assert registry.counts() == {"dead_letters": 0, "quarantine": 0}
+    registry.rejects.keep([], [])
+    assert registry.rejects.counts() == RejectCounts(dead_letters=0, quarantine=0)
 
 
 def test_dead_letters_page_newest_first(registry: Registry) -> None:
     # Seven letters over four instants: pages must split ties on received time correctly.
     letters = [dead_letter(i, received=T0 + timedelta(seconds=i // 2)) for i in range(7)]
-    registry.keep_rejects(letters, [])
+    registry.rejects.keep(letters, [])
 
-    pages: list[list[dict[str, Any]]] = []
+    pages: list[list[DeadLetterRecord]] = []
     cursor: str | None = None
     while True:
-        page = registry.dead_letters(limit=2, before=cursor)
+        page = registry.rejects.dead_letters(limit=2, before=cursor)
         if not page:
             break
         pages.append(page)
-        cursor = f"{page[-1]['received_ms']}:{page[-1]['id']}"
+        cursor = page[-1].cursor
 
     assert [len(page) for page in pages] == [2, 2, 2, 1]
     seen = [row for page in pages for row in page]
-    assert [row["id"] for row in seen] == [row["id"] for row in registry.dead_letters(limit=10)]
-    assert sorted(row["id"] for row in seen) == sorted(d.id for d in letters)
-    keys = [(row["received_ms"], row["id"]) for row in seen]
+    assert [row.id for row in seen] == [row.id for row in registry.rejects.dead_letters(limit=10)]
+    assert sorted(row.id for row in seen) == sorted(d.id for d in letters)
+    keys = [(row.received, row.id) for row in seen]
     assert keys == sorted(keys, reverse=True)
 
 
 def test_quarantined_readings_come_back_whole_and_are_released(registry: Registry) -> None:
     first, second = reading("r1"), reading("r2", at=T0 + timedelta(minutes=5), value=98.0)
     other_device = reading("r3", "bpm-1")
-    registry.keep_rejects([], [(first, "no enrollment"), (second, "x"), (other_device, "x")])
+    registry.rejects.keep([], [(first, "no enrollment"), (second, "x"), (other_device, "x")])
 
-    assert sorted(registry.quarantined("cgm-1"), key=lambda r: r.reading_id) == [first, second]
-    assert registry.quarantined("nobody") == []
+    assert sorted(registry.rejects.quarantined("cgm-1"), key=lambda r: r.reading_id) == [
+        first,
+        second,
+    ]
+    assert registry.rejects.quarantined("nobody") == []
 
-    registry.release_quarantined(["r1"])
-    registry.release_quarantined([])
-    assert registry.quarantined("cgm-1") == [second]
-    assert registry.counts() == {"dead_letters": 0, "quarantine": 2}
+    registry.rejects.release(["r1"])
+    registry.rejects.release([])
+    assert registry.rejects.quarantined("cgm-1") == [second]
+    assert registry.rejects.counts() == RejectCounts(dead_letters=0, quarantine=2)
 
 
 def test_audit_trail_is_the_patients_own_newest_first(registry: Registry) -> None:
@@ -666,65 +681,69 @@ def test_audit_trail_is_the_patients_own_newest_first(registry: Registry) -> Non
         (T0 + timedelta(seconds=3), ADMIN, "admin", "list-dead-letters", None, "allowed", None),
     ]  # fmt: skip
     for at, actor, role, action, patient, outcome, detail in events:
-        registry.audit(
-            at=at,
-            actor=actor,
-            role=role,
-            action=action,
-            patient_id=patient,
-            outcome=outcome,
-            detail=detail,
-        )
+        registry.audit.record(AuditEvent(at, actor, role, action, patient, outcome, detail))
 
-    trail = registry.audit_trail("pt-a")
+    trail = registry.audit.trail("pt-a")
     # Same instant: the later append comes first.
-    assert [(e["actor"], e["outcome"], e["detail"]) for e in trail] == [
+    assert [(e.actor, e.outcome, e.detail) for e in trail] == [
         (ADMIN, "allowed", "cgm-1"),
         ("dr-x", "refused", "no care relationship"),
         ("pt-a", "allowed", None),
     ]
-    assert trail[-1]["at_ms"] == 1_709_280_000_000
-    assert {e["patient_id"] for e in trail} == {"pt-a"}
-    assert len(registry.audit_trail("pt-a", limit=2)) == 2
-    assert [e["actor"] for e in registry.audit_trail("pt-b")] == ["pt-b"]
-    assert registry.audit_trail("nobody") == []
+    assert trail[-1].at == T0
+    assert {e.patient_id for e in trail} == {"pt-a"}
+    assert len(registry.audit.trail("pt-a", limit=2)) == 2
+    assert [e.actor for e in registry.audit.trail("pt-b")] == ["pt-b"]
+    assert registry.audit.trail("nobody") == []
 
 
 def test_a_reopened_registry_sees_everything(registry: Registry, registry_url: str) -> None:
     enroll(registry, "cgm-1", "pt-a", T0)
-    registry.keep_rejects([dead_letter(0)], [(reading("r1"), "no enrollment")])
-    registry.audit(
-        at=T0, actor=ADMIN, role="admin", action="enroll", patient_id="pt-a", outcome="allowed"
-    )
+    registry.rejects.keep([dead_letter(0)], [(reading("r1"), "no enrollment")])
+    registry.audit.record(AuditEvent(T0, ADMIN, "admin", "enroll", "pt-a", "allowed"))
     registry.close()
 
     again = Registry(registry_url)
     try:
-        assert again.enrollments_for(["cgm-1"])["cgm-1"] == [Enrollment("cgm-1", "pt-a", T0)]
-        assert again.counts() == {"dead_letters": 1, "quarantine": 1}
-        assert len(again.audit_trail("pt-a")) == 1
+        assert again.enrollments.for_devices(["cgm-1"])["cgm-1"] == [
+            Enrollment("cgm-1", "pt-a", T0)
+        ]
+        assert again.rejects.counts() == RejectCounts(dead_letters=1, quarantine=1)
+        assert len(again.audit.trail("pt-a")) == 1
     finally:
         again.close()
 
 
 def test_patient_preferences_default_then_stored(registry: Registry) -> None:
-    from hub.adapters.registry.repo import PatientPreferences
+    from hub.adapters.registry.patients import PatientPreferences
 
-    assert registry.patient_preferences("pat-unknown") == PatientPreferences()
-    patient, _ = registry.register_patient(VALID_INS, now=T0)
+    assert registry.patients.preferences("pat-unknown") == PatientPreferences()
+    patient, _ = registry.patients.register(VALID_INS, now=T0)
     chosen = PatientPreferences("Indian/Reunion", "en", "mmol/L", "diabetes-t1")
-    assert registry.set_patient_preferences(patient, chosen)
-    assert registry.patient_preferences(patient) == chosen
-    assert not registry.set_patient_preferences("pat-unknown", chosen)
+    assert registry.patients.set_preferences(patient, chosen)
+    assert registry.patients.preferences(patient) == chosen
+    assert not registry.patients.set_preferences("pat-unknown", chosen)
 
 
 def test_programs_are_saved_and_updated(registry: Registry) -> None:
-    from hub.adapters.registry.repo import ProgramRecord
+    from hub.adapters.registry.programs import ProgramRecord
 
     program = ProgramRecord("heart-failure", "Heart failure", {"weight_gain_kg": 1.5}, ("week",))
-    assert registry.save_program(program, now=T0)
-    assert registry.program("heart-failure") == program
+    assert registry.programs.save(program, now=T0)
+    assert registry.programs.get("heart-failure") == program
     changed = ProgramRecord("heart-failure", "Heart failure", {"weight_gain_kg": 2.0})
-    assert not registry.save_program(changed, now=T0)
-    assert registry.programs() == [changed]
-    assert registry.program("none") is None
+    assert not registry.programs.save(changed, now=T0)
+    assert registry.programs.all() == [changed]
+    assert registry.programs.get("none") is None
+
+
+def test_a_refused_write_quotes_no_value_on_either_backend(registry: Registry) -> None:
+    """PostgreSQL's message says which key clashed on a second line (DETAIL: Key (ins)=...);
+    the registry's error keeps the first line only, and SQLAlchemy hides the parameters."""
+    registry.patients.register(VALID_INS, now=T0)
+    with pytest.raises(RegistryError) as refused, registry.db.write("test") as conn:
+        conn.execute(schema.patients.insert().values(id="pat-x", ins=VALID_INS, created_ms=1))
+    assert not isinstance(refused.value, RegistryUnavailable)
+    logged = "".join(traceback.format_exception(refused.value))  # what a log would print
+    assert "IntegrityError" in logged
+    assert VALID_INS not in logged and "pat-x" not in logged

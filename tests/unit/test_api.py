@@ -129,8 +129,8 @@ def test_wrong_principals_never_see_readings(
 def test_every_access_to_patient_data_is_audited_refusals_included(client: TestClient) -> None:
     client.get("/v1/patients/pat-1/readings", headers=PATIENT)
     client.get("/v1/patients/pat-1/readings", headers=auth(Role.PATIENT, "pat-2"))
-    trail = client.app.state.hub.registry.audit_trail("pat-1")  # type: ignore[attr-defined]
-    assert [(e["actor"], e["action"], e["outcome"]) for e in trail] == [
+    trail = client.app.state.hub.registry.audit.trail("pat-1")  # type: ignore[attr-defined]
+    assert [(e.actor, e.action, e.outcome) for e in trail] == [
         ("pat-2", "readings.list", "refused"),
         ("pat-1", "readings.list", "allowed"),
     ]
@@ -204,7 +204,7 @@ def test_quarantined_readings_are_released_by_enrollment(client: TestClient) -> 
     assert response.json()["released_from_quarantine"] == 2
     items = client.get("/v1/patients/pat-1/readings", headers=PATIENT).json()["items"]
     assert [r["value"] for r in items] == [140.0, 141.0]
-    assert client.app.state.hub.registry.quarantined("early") == []  # type: ignore[attr-defined]
+    assert client.app.state.hub.registry.rejects.quarantined("early") == []  # type: ignore[attr-defined]
 
 
 def test_dead_letters_are_listed_for_admins_only(client: TestClient) -> None:

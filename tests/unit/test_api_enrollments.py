@@ -85,8 +85,8 @@ def weights(client: TestClient, patient: str) -> list[float]:
 
 
 def trail(client: TestClient, patient: str) -> list[tuple[str, str, str]]:
-    rows = hub(client).registry.audit_trail(patient, limit=1000)
-    return [(r["action"], r["outcome"], r["actor"]) for r in rows]
+    rows = hub(client).registry.audit.trail(patient, limit=1000)
+    return [(r.action, r.outcome, r.actor) for r in rows]
 
 
 def test_a_practitioner_cannot_take_a_device_from_a_patient_not_in_their_care(
@@ -149,11 +149,11 @@ def test_an_enrollment_ended_earlier_sends_later_readings_to_quarantine_and_back
     ended = client.patch(f"/v1/enrollments/{first['id']}", headers=ADMIN, json=end).json()
     assert ended["to_quarantine"] == 1
     assert weights(client, "pat-a") == [70.0]
-    assert len(hub(client).registry.quarantined("scale-5")) == 1
+    assert len(hub(client).registry.rejects.quarantined("scale-5")) == 1
     reopened = client.patch(f"/v1/enrollments/{first['id']}", headers=ADMIN, json={"end": None})
     assert reopened.json()["released_from_quarantine"] == 1
     assert weights(client, "pat-a") == [70.0, 71.0]
-    assert hub(client).registry.quarantined("scale-5") == []
+    assert hub(client).registry.rejects.quarantined("scale-5") == []
 
 
 def test_deleting_a_mistaken_enrollment_and_reopening_the_right_one(client: TestClient) -> None:
@@ -163,7 +163,7 @@ def test_deleting_a_mistaken_enrollment_and_reopening_the_right_one(client: Test
     assert (weights(client, "pat-a"), weights(client, "pat-b")) == ([70.0], [71.0])
     assert client.delete(f"/v1/enrollments/{wrong['id']}", headers=ADMIN).status_code == 204
     assert weights(client, "pat-b") == []  # no enrollment covers it now: quarantine
-    assert len(hub(client).registry.quarantined("scale-6")) == 1
+    assert len(hub(client).registry.rejects.quarantined("scale-6")) == 1
     client.patch(f"/v1/enrollments/{right['id']}", headers=ADMIN, json={"end": None})
     assert weights(client, "pat-a") == [70.0, 71.0]
     assert ("enrollment.delete", "allowed", "ops") in trail(client, "pat-b")
@@ -236,8 +236,8 @@ def test_gateways_speak_only_for_their_paired_devices(client: TestClient) -> Non
     forged = ingest_frames(client, "gw-1", "cuff-2")
     assert (forged.stored, forged.dead_letter_kinds) == (0, {"not-paired": 1})
     assert ("ingest.refused-unpaired-gateway", "refused", "gw-1") in trail(client, "pat-b")
-    [dead] = [d for d in hub(client).registry.dead_letters() if d["sender_id"] == "gw-1"]
-    assert (dead["device_id"], dead["kind"]) == ("cuff-2", "not-paired")
+    [dead] = [d for d in hub(client).registry.rejects.dead_letters() if d.sender_id == "gw-1"]
+    assert (dead.device_id, dead.kind) == ("cuff-2", "not-paired")
     # Unpaired or revoked: refused from the next message on.
     assert client.delete("/v1/gateways/gw-1/devices/cuff-1", headers=MAKER).status_code == 204
     assert ingest_frames(client, "gw-1", "cuff-1").dead_letter_kinds == {"not-paired": 1}

@@ -7,8 +7,10 @@ added without a rule here fails the test instead of escaping it.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -334,11 +336,72 @@ def test_export_then_erasure_covers_every_store(client: TestClient, world: dict[
     assert erased.status_code == 200
     assert erased.json()["readings"] == 1
     assert hub.store.readings(patient, None, NOW - timedelta(days=9), NOW) == []
-    left = hub.registry.export_patient(patient)
-    assert {k: v for k, v in left.items() if k != "audit_events"} == {
-        k: [] for k in left if k != "audit_events"
+    left = hub.registry.gdpr.export(patient)
+    assert [t.table for t in left.tables if t.rows and t.table != "audit_events"] == []
+    assert [e["action"] for e in left.table("audit_events").records()] == ["patient.erased"]
+
+
+def traces(data_dir: Path, needles: dict[str, bytes]) -> set[tuple[str, str]]:
+    """(needle, file) for every needle found in a file of ``data_dir``, byte for byte."""
+    return {
+        (name, path.name)
+        for path in data_dir.rglob("*")
+        if path.is_file()
+        for name, needle in needles.items()
+        if needle in path.read_bytes()
     }
-    assert [e["action"] for e in left["audit_events"]] == ["patient.erased"]
+
+
+def test_erasure_leaves_no_trace_in_the_files(settings: Settings, data_dir: Path) -> None:
+    """After DELETE /v1/patients/{id}, no file of the data directory — the registry and the
+    readings store, their -wal and -shm — holds the INS, or a reading's value, in a live row,
+    a free page (secure_delete) or the log (truncated). The pseudonymous id remains in the
+    erasure's own audit event only: erased with it, it is gone too."""
+    value = 187.3  # in JSON text, and as SQLite stores a REAL (8 bytes, big-endian)
+    with api_client(settings, NOW) as client:
+        hub = client.app.state.hub  # type: ignore[attr-defined]
+        patient = client.post("/v1/patients", headers=ADMIN, json={"ins": INS}).json()
+        patient = patient["patient_id"]
+        device = {"device_id": "cuff-1", "profile": "acme-bp-wifi"}
+        assert client.post("/v1/devices", headers=MAKER, json=device).status_code == 201
+
+        def send(minutes_ago: int, unit: str = "mm[Hg]") -> None:
+            time = (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body = {"metric": "systolic_bp", "value": value, "unit": unit, "time": time}
+            topic = "hs/v1/devices/cuff-1/readings"
+            hub.ingestor.ingest([Incoming(topic, json.dumps(body).encode(), NOW)])
+
+        send(30)  # no enrollment yet: quarantined
+        # Enrolled without re-attribution (what `hub` commands do, or a crash between the
+        # two steps leaves): the quarantined reading falls in the patient's period.
+        hub.registry.enrollments.enroll(
+            "cuff-1", patient, NOW - timedelta(days=1), actor="ops", role="admin", created=NOW
+        )
+        send(20)  # stored
+        send(10, unit="furlong")  # dead-lettered, the value in its payload
+        needles = {
+            "INS": INS.encode(),
+            "patient id": patient.encode(),
+            "value as text": str(value).encode(),
+            "value as a REAL": struct.pack(">d", value),
+        }
+        found = {name for name, _ in traces(data_dir, needles)}
+        assert found == set(needles), "the search must find what is there before erasure"
+        headers = auth(Role.PATIENT, patient)
+
+        erased = client.delete(f"/v1/patients/{patient}", headers=headers)
+
+        assert erased.status_code == 200, erased.text
+        assert erased.json()["readings"] == 1
+        assert erased.json()["registry"]["quarantine"] == 1
+        assert erased.json()["registry"]["dead_letters"] == 1
+        left = traces(data_dir, needles)
+        assert {name for name, _ in left} == {"patient id"}, left
+        assert {file for _, file in left} <= {"registry.sqlite3", "registry.sqlite3-wal"}
+        trail = hub.registry.audit.trail(patient)
+        assert [e.action for e in trail] == ["patient.erased"]
+        hub.registry.gdpr.erase(patient)  # the erasure's event, erased in turn
+        assert traces(data_dir, needles) == set()
 
 
 # --- provider push ------------------------------------------------------------------------------

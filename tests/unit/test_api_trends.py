@@ -253,15 +253,15 @@ def test_a_practitioner_without_care_is_refused_and_audited(
         assert refused.status_code == 403, route
         assert refused.headers["content-type"] == "application/problem+json"
         assert "series" not in refused.json()
-    trail = client.app.state.hub.registry.audit_trail(patient, limit=1000)  # type: ignore[attr-defined]
-    refusals = {row["action"] for row in trail if row["actor"] == "dr-2"}
+    trail = client.app.state.hub.registry.audit.trail(patient, limit=1000)  # type: ignore[attr-defined]
+    refusals = {row.action for row in trail if row.actor == "dr-2"}
     assert refusals == {
         "trends.read",
         "summaries.read",
         "alerts.read",
         "preferences.read",
     }
-    assert all(row["outcome"] == "refused" for row in trail if row["actor"] == "dr-2")
+    assert all(row.outcome == "refused" for row in trail if row.actor == "dr-2")
     assert client.put(f"{url}/preferences", headers=DOCTOR, json={}).status_code == 403
 
 

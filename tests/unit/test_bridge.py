@@ -1,12 +1,21 @@
-"""The bridge's callbacks and watchdog, without a network (real ingestor on SQLite files)."""
+"""The bridge's callbacks, acknowledgements and watchdog, without a network (a real ingestor
+on SQLite files, or ingestion whose futures the test completes, in the order it chooses)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from hub.adapters.ingest_workers import InlineIngest
 from hub.adapters.mqtt_bridge import BROKER_DROPPED_TOPIC, MqttBridge
 from hub.config import Settings
+from hub.core.batch import BatchReport, Incoming, IngestUnavailable
 from hub.services.ingest import open_ingestor
 
 
@@ -20,7 +29,69 @@ class ExplodingMessage(mqtt.MQTTMessage):
 
 @pytest.fixture
 def bridge(settings: Settings) -> MqttBridge:
-    return MqttBridge(settings.mqtt, open_ingestor(settings))
+    return MqttBridge(settings.mqtt, InlineIngest(open_ingestor(settings)))
+
+
+class HeldIngest:
+    """Ingestion whose batches finish when the test says (a BatchSubmitter)."""
+
+    capacity = 2
+
+    def __init__(self) -> None:
+        self.batches: list[list[Incoming]] = []
+        self.futures: list[Future[BatchReport]] = []
+
+    def submit(self, messages: Sequence[Incoming]) -> Future[BatchReport]:
+        future: Future[BatchReport] = Future()
+        self.batches.append(list(messages))
+        self.futures.append(future)
+        return future
+
+    def close(self, *, wait: bool = True) -> None:
+        pass
+
+
+class RecordingClient(mqtt.Client):
+    def __init__(self) -> None:
+        super().__init__(CallbackAPIVersion.VERSION2, manual_ack=True)
+        self.acked: list[int] = []
+
+    def ack(self, mid: int, qos: int) -> mqtt.MQTTErrorCode:
+        self.acked.append(mid)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+@pytest.fixture
+def held(settings: Settings) -> Iterator[tuple[MqttBridge, HeldIngest, RecordingClient]]:
+    settings.mqtt.batch_size = 1  # one message, one batch
+    ingest = HeldIngest()
+    bridge = MqttBridge(settings.mqtt, ingest)
+    client = RecordingClient()
+    bridge._client = client
+    bridge._batcher.start()
+    bridge._acker.start()
+    yield bridge, ingest, client
+    bridge.request_stop()
+    for future in ingest.futures:
+        if not future.done():
+            future.set_result(BatchReport())
+    bridge._batcher.join(timeout=5)
+    bridge._acker.join(timeout=5)
+
+
+def receive(bridge: MqttBridge, *mids: int) -> None:
+    for mid in mids:
+        message = mqtt.MQTTMessage(mid=mid, topic=f"hs/v1/devices/d{mid}/readings".encode())
+        message.payload = b"{}"
+        message.qos = 1
+        bridge._on_message(bridge._client, None, message)
+
+
+def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 
 def value(bridge: MqttBridge, name: str) -> float:
@@ -50,11 +121,56 @@ def test_broker_drop_counter_is_exposed(bridge: MqttBridge) -> None:
 
 
 def test_watchdog_reports_dead_threads_and_stalls(bridge: MqttBridge) -> None:
-    assert bridge.stalled(now=0.0, limit=60) == "batch worker died"  # never started
-    bridge._worker.start()
+    assert bridge.stalled(now=0.0, limit=60) == "thread hub-batcher died"  # never started
+    bridge._batcher.start()
+    bridge._acker.start()
     bridge._network_stop.set()
     bridge._network.start()
     bridge._network.join(timeout=5)
-    assert bridge.stalled(now=0.0, limit=60) == "MQTT network thread died"
+    assert bridge.stalled(now=0.0, limit=60) == "thread hub-mqtt-network died"
     bridge.request_stop()
-    bridge._worker.join(timeout=5)
+    bridge._batcher.join(timeout=5)
+    bridge._acker.join(timeout=5)
+
+
+def test_pubacks_leave_in_arrival_order_whichever_batch_commits_first(
+    held: tuple[MqttBridge, HeldIngest, RecordingClient],
+) -> None:
+    bridge, ingest, client = held
+    receive(bridge, 11, 12, 13)
+    until(lambda: len(ingest.futures) == 3)  # capacity 2, plus one waiting: all three out
+    ingest.futures[2].set_result(BatchReport())
+    ingest.futures[1].set_result(BatchReport())
+    time.sleep(0.2)
+    assert client.acked == []  # committed, but the first batch is not: nothing leaves
+    ingest.futures[0].set_result(BatchReport())
+    until(lambda: len(client.acked) == 3)
+    assert client.acked == [11, 12, 13]
+
+
+def test_a_batch_the_store_could_not_take_is_submitted_again_whole_before_its_ack(
+    held: tuple[MqttBridge, HeldIngest, RecordingClient],
+) -> None:
+    bridge, ingest, client = held
+    receive(bridge, 21)
+    until(lambda: len(ingest.futures) == 1)
+    ingest.futures[0].set_exception(IngestUnavailable("store down"))
+    until(lambda: len(ingest.futures) == 2, timeout=10)  # after the backoff
+    assert client.acked == []
+    assert ingest.batches[1] == ingest.batches[0]
+    ingest.futures[1].set_result(BatchReport())
+    until(lambda: client.acked == [21])
+    assert value(bridge, "hub_store_errors_total") == 1
+
+
+def test_a_dead_worker_process_stops_the_bridge_without_acknowledging(
+    held: tuple[MqttBridge, HeldIngest, RecordingClient],
+) -> None:
+    bridge, ingest, client = held
+    receive(bridge, 31)
+    until(lambda: len(ingest.futures) == 1)
+    ingest.futures[0].set_exception(BrokenProcessPool("a worker died"))
+    until(lambda: bridge._fatal is not None)
+    problem = bridge.stalled(time.monotonic(), 60)  # before any dead thread: the cause
+    assert problem is not None and "ingest worker process died" in problem
+    assert client.acked == []

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Table, func, select
-from sqlalchemy.exc import IntegrityError
 
-from hub.adapters.registry import Registry, schema
+from hub.adapters.registry import Registry, RegistryError, RegistryUnavailable, schema
 from hub.adapters.registry.filings import (
     DELIVERED,
     FAILED,
@@ -42,11 +41,11 @@ def filing(version: int, digest: str = "h", *, doc_id: str | None = None) -> New
 @pytest.fixture
 def filings(settings: Settings) -> FilingStore:
     assert settings.registry.url is not None
-    return FilingStore(Registry(settings.registry.url).engine)
+    return Registry(settings.registry.url).filings
 
 
 def count(store: FilingStore, table: Table) -> int:
-    with store.engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
@@ -68,7 +67,7 @@ def test_versions_are_decided_once_and_delivered_in_order(filings: FilingStore) 
     assert filings.states([first, second]) == {first: DELIVERED, second: FAILED}
     assert PENDING not in filings.states([first, second]).values()
     # Each decision is in the patient's audit trail.
-    with filings.engine.connect() as conn:
+    with filings.db.engine.connect() as conn:
         actions = (
             conn.execute(
                 select(schema.audit_events.c.action).where(
@@ -84,8 +83,9 @@ def test_versions_are_decided_once_and_delivered_in_order(filings: FilingStore) 
 def test_a_decision_that_fails_leaves_no_filing_behind(filings: FilingStore) -> None:
     assert filings.decide(filing(1), expected=None, now_ms=1_000, actor="hub") is not None
     clash = filing(2, doc_id=version_ids(SET, 1).resource_id)  # a document row that exists
-    with pytest.raises(IntegrityError):
+    with pytest.raises(RegistryError, match="IntegrityError") as refused:
         filings.decide(clash, expected=1, now_ms=2_000, actor="hub")
+    assert not isinstance(refused.value, RegistryUnavailable)  # the input's fault: no retry
     assert count(filings, schema.document_filings) == 1
     assert count(filings, schema.documents) == 1
     assert filings.latest(SET) == LatestVersion(1, "h1")

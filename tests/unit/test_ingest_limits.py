@@ -93,9 +93,9 @@ def test_a_5000_item_bad_request_costs_kilobytes_not_gigabytes(
     assert answer.status_code == 200
     assert len(answer.json()["rejected"]) == 5000
     grown = registry_bytes(settings) - before
-    dead = client.app.state.hub.registry.dead_letters(limit=5000)  # type: ignore[attr-defined]
+    dead = client.app.state.hub.registry.rejects.dead_letters(limit=5000)  # type: ignore[attr-defined]
     assert len(dead) == 5000
-    assert max(len(d["payload"]) for d in dead) < 200
-    assert json.loads(dead[0]["payload"])["device_id"] == "cuff-1"
+    assert max(len(d.payload) for d in dead) < 200
+    assert json.loads(dead[0].payload)["device_id"] == "cuff-1"
     # ~5,000 rows of ~200 bytes, indexes and WAL included: a few MB at most, not 2.4 GB.
     assert grown < 8 * len(body), f"{grown} bytes written for a {len(body)}-byte request"

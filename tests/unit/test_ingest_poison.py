@@ -61,13 +61,13 @@ def test_one_poison_message_is_dead_lettered_and_the_rest_are_committed(
     report = ingestor.ingest(batch)
     assert report.messages == 16
     assert report.dead_letter_kinds == {"hub-error": 1}
-    assert report.quarantined == 15  # meter-1 is not enrolled: held, not lost
+    assert report.quarantined == 15  # meter-1 is not enrolled: quarantined, not lost
     rejected = [item for item in report.items if item.fate is ItemFate.REJECTED]
     assert [(item.message, item.index) for item in rejected] == [(11, None)]
     assert rejected[0].reason is not None and "KeyError" in rejected[0].reason
-    [dead] = ingestor.registry.dead_letters()
-    assert dead["kind"] == "hub-error"
-    assert dead["payload"] == b'{"poison": true}'
+    [dead] = ingestor.registry.rejects.dead_letters()
+    assert dead.kind == "hub-error"
+    assert dead.payload == b'{"poison": true}'
     # Bisection, not one try per message: about 2 log2(16) + 1 attempts.
     assert ingestor.calls <= 12
 
@@ -79,7 +79,7 @@ def test_the_same_batch_again_gives_the_same_answer_and_no_new_dead_letter(
     first = ingestor.ingest(batch)
     again = ingestor.ingest(batch)  # a redelivery after a crash
     assert first.dead_letter_kinds == again.dead_letter_kinds == {"hub-error": 1}
-    assert len(ingestor.registry.dead_letters()) == 1
+    assert len(ingestor.registry.rejects.dead_letters()) == 1
 
 
 def test_a_store_that_does_not_answer_is_unavailable_not_poison(
@@ -95,4 +95,4 @@ def test_a_store_that_does_not_answer_is_unavailable_not_poison(
     batch = [Incoming("hs/v1/devices/meter-1/readings", b'"poison"', NOW)]
     with pytest.raises(IngestUnavailable, match="StoreUnavailable"):
         ingestor.ingest(batch)
-    assert ingestor.registry.dead_letters() == []
+    assert ingestor.registry.rejects.dead_letters() == []

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from hub.adapters.registry import schema
+from hub.adapters.registry.database import Database
 from hub.core.reports.versioning import LatestVersion
 
 PENDING = "pending"
@@ -62,18 +63,18 @@ class PendingFiling:
 
 
 class FilingStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def patient_ids(self) -> list[str]:
         """The registered patients (with an INS: the only ones a vault can file for)."""
         p = schema.patients
-        with self.engine.connect() as conn:
+        with self.db.read("patient ids") as conn:
             return [str(r.id) for r in conn.execute(select(p.c.id).order_by(p.c.id))]
 
     def latest(self, set_id: str) -> LatestVersion | None:
         """The latest version decided for a document set (delivered or not)."""
-        with self.engine.connect() as conn:
+        with self.db.read("latest document") as conn:
             return _latest(conn, set_id)
 
     def decide(
@@ -83,7 +84,7 @@ class FilingStore:
         the filing's id, or None when the latest version is no longer ``expected`` (decided
         meanwhile by another run)."""
         d, f = schema.documents, schema.document_filings
-        with self.engine.begin() as conn:
+        with self.db.write("decide filing") as conn:
             for doc in filing.documents:
                 latest = _latest(conn, doc.set_id)
                 if (None if latest is None else latest.version) != expected:
@@ -154,7 +155,7 @@ class FilingStore:
             .order_by(f.c.id)
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self.db.read("due filings") as conn:
             return [
                 PendingFiling(
                     int(r.id),
@@ -170,7 +171,7 @@ class FilingStore:
     def next_attempt_ms(self) -> int | None:
         """When the earliest pending filing is due (None: nothing pending)."""
         f = schema.document_filings
-        with self.engine.connect() as conn:
+        with self.db.read("next filing") as conn:
             found = conn.execute(
                 select(func.min(f.c.next_attempt_ms)).where(f.c.state == PENDING)
             ).scalar_one_or_none()
@@ -187,19 +188,19 @@ class FilingStore:
 
     def _set(self, filing_id: int, **values: Any) -> None:
         f = schema.document_filings
-        with self.engine.begin() as conn:
+        with self.db.write("filing state") as conn:
             conn.execute(update(f).where(f.c.id == filing_id).values(**values))
 
     def states(self, filing_ids: Sequence[int]) -> dict[int, str]:
         f = schema.document_filings
         if not filing_ids:
             return {}
-        with self.engine.connect() as conn:
+        with self.db.read("filing states") as conn:
             rows = conn.execute(select(f.c.id, f.c.state).where(f.c.id.in_(list(filing_ids))))
             return {int(r.id): str(r.state) for r in rows}
 
 
-def _latest(conn: Any, set_id: str) -> LatestVersion | None:
+def _latest(conn: Connection, set_id: str) -> LatestVersion | None:
     d = schema.documents
     row = conn.execute(
         select(d.c.version, d.c.content_hash)

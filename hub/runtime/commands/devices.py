@@ -68,13 +68,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _register(settings: Settings, device_id: str, profile: str, maker: str) -> str | None:
     """Register the device in the hub; the reason if it cannot be."""
     from device_profiles.catalog import load_catalog
-    from hub.adapters.registry.repo import DeviceConflict, Registry
+    from hub.adapters.registry import Registry
+    from hub.adapters.registry.errors import DeviceConflict
 
     if profile not in load_catalog():
         return f"unknown catalog profile {profile!r} (hub profiles list)"
-    registry = Registry(str(settings.registry.url))
+    registry = Registry(
+        str(settings.registry.url), busy_timeout_s=settings.registry.sqlite_busy_timeout_s
+    )
     try:
-        registry.register_device(device_id, profile=profile, maker=maker, now=datetime.now(UTC))
+        registry.devices.register(device_id, profile=profile, maker=maker, now=datetime.now(UTC))
     except DeviceConflict:
         return f"device {device_id} is registered already with another maker or profile"
     finally:

@@ -23,7 +23,7 @@ from hub.config import Settings
 from hub.runtime.commands.devices import account_name, print_credentials
 
 if TYPE_CHECKING:  # imported when the command runs (the parser imports every command module)
-    from hub.adapters.registry.repo import Registry
+    from hub.adapters.registry import Registry
 
 NAME = "gateways"
 HELP = "BLE gateways: provision (register, pair, MQTT account), revoke"
@@ -60,20 +60,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _prepare_in_hub(registry: Registry, args: argparse.Namespace) -> str | None:
     """Register and pair the gateway; the reason if it cannot be provisioned."""
-    from hub.adapters.registry.repo import DeviceConflict
+    from hub.adapters.registry.errors import DeviceConflict
 
     if args.zone is not None and args.owner is None:
         return "--zone goes with --owner"
-    unknown = [d for d in args.pair if registry.device(d) is None]
+    unknown = [d for d in args.pair if registry.devices.get(d) is None]
     if unknown:
         return f"not registered in the hub: {', '.join(unknown)} (hub devices provision --profile)"
     now = datetime.now(UTC)
     if args.owner is not None:
         try:
-            registry.register_gateway(args.gateway_id, owner=args.owner, zone=args.zone, now=now)
+            registry.gateways.register(args.gateway_id, owner=args.owner, zone=args.zone, now=now)
         except DeviceConflict:
             return f"gateway {args.gateway_id} is registered already for another owner"
-    gateway = registry.gateway(args.gateway_id)
+    gateway = registry.gateways.get(args.gateway_id)
     if gateway is None:
         return (
             f"gateway {args.gateway_id} is not registered in the hub: pass --owner, or "
@@ -82,13 +82,13 @@ def _prepare_in_hub(registry: Registry, args: argparse.Namespace) -> str | None:
     if gateway.revoked is not None:
         return f"gateway {args.gateway_id} is revoked in the hub; give the new one a new id"
     for device_id in args.pair:
-        registry.pair_gateway_device(args.gateway_id, device_id, now=now)
+        registry.gateways.pair_device(args.gateway_id, device_id, now=now)
     return None
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from hub.adapters.dynsec import DynsecAdmin, DynsecError, gateway_account
-    from hub.adapters.registry.repo import Registry
+    from hub.adapters.registry import Registry
 
     account = gateway_account(args.gateway_id)
     try:
@@ -96,7 +96,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except DynsecError as err:
         print(f"hub gateways: {err}", file=sys.stderr)
         return 1
-    registry = Registry(str(settings.registry.url))
+    registry = Registry(
+        str(settings.registry.url), busy_timeout_s=settings.registry.sqlite_busy_timeout_s
+    )
     try:
         if args.action == "provision":
             problem = _prepare_in_hub(registry, args)
@@ -108,7 +110,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             print_credentials("gateway", credentials, args.json)
             return 0
         # The hub first: its frames are refused from now on, even if the broker cannot be told.
-        was_registered = registry.revoke_gateway(args.gateway_id, now=datetime.now(UTC))
+        was_registered = registry.gateways.revoke(args.gateway_id, now=datetime.now(UTC))
         with admin:
             had_account = admin.revoke(account)
     except DynsecError as err:

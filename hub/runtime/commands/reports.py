@@ -71,14 +71,15 @@ class ProgressBar:
 def _open(settings: Settings) -> tuple[ReadingStore, Registry, FilingStore, ReportService]:
     from device_profiles.catalog import load_catalog
     from hub.adapters.registry import Registry
-    from hub.adapters.registry.filings import FilingStore
     from hub.adapters.store import open_store
     from hub.services.reports import ReportService
 
     assert settings.registry.url is not None
     store = open_store(settings)
-    registry = Registry(settings.registry.url)
-    filings = FilingStore(registry.engine)
+    registry = Registry(
+        settings.registry.url, busy_timeout_s=settings.registry.sqlite_busy_timeout_s
+    )
+    filings = registry.filings
     return (
         store,
         registry,
