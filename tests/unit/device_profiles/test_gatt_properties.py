@@ -195,6 +195,7 @@ def obeys_the_wire_contract(case: Case, data: bytes) -> None:
     check_measurements(case, record)
 
 
+@pytest.mark.property_based
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_round_trip_over_the_valid_domain(case: Case) -> None:
     @settings(max_examples=ROUND_TRIP_EXAMPLES)
