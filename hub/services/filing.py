@@ -68,8 +68,10 @@ class Deliverer:
         self.vault = vault
         self.clock = clock
         self.rand = rand
-        r = settings.reports
-        self.backoff = Backoff(base=r.delivery_backoff_s, cap=r.delivery_backoff_cap_s, jitter=0.2)
+        reports = settings.reports
+        self.backoff = Backoff(
+            base=reports.delivery_backoff_s, cap=reports.delivery_backoff_cap_s, jitter=0.2
+        )
 
     def _send(self, filing: PendingFiling) -> None:
         patient = self.registry.patients.get(filing.patient_id)
