@@ -177,6 +177,15 @@ class FilingStore:
             ).scalar_one_or_none()
         return None if found is None else int(found)
 
+    def oldest_pending_ms(self) -> int | None:
+        """When the oldest filing still pending was decided (None: nothing pending)."""
+        f = schema.document_filings
+        with self.db.read("oldest pending filing") as conn:
+            found = conn.execute(
+                select(func.min(f.c.created_ms)).where(f.c.state == PENDING)
+            ).scalar_one_or_none()
+        return None if found is None else int(found)
+
     def delivered(self, filing_id: int, *, now_ms: int) -> None:
         self._set(filing_id, state=DELIVERED, delivered_ms=now_ms, last_error=None)
 
