@@ -145,6 +145,9 @@ class Supervisor:
         print(
             f"\nHub is up.\n  API      {base}  (OpenAPI: {base}/docs)\n"
             f"  MQTT     {s.mqtt.host}:{s.mqtt.port}\n  data     {s.data_dir.resolve()}\n\n"
+            "The first simulated patient's page, signed in (the token stays in the link's\n"
+            "fragment: never sent to the server):\n"
+            f"  {base}/#token={token}\n\n"
             "Readings of the first simulated patient:\n"
             f"  curl -H 'Authorization: Bearer {token}' \\\n"
             f"    '{base}/v1/patients/pat-demo-0001/readings?limit=5'\n"
