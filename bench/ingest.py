@@ -119,15 +119,25 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The sum of the peak resident sizes of ``pid`` and its live descendants."""
+def _memory_mb(pid: int, field: str) -> float:
+    """The sum of ``field`` (of /proc/PID/status) over ``pid`` and its live descendants."""
     total = 0.0
     for member in process_tree(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     total += int(line.split()[1]) / 1024
     return total
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The sum of the peak resident sizes of ``pid`` and its live descendants."""
+    return _memory_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The current resident size of ``pid`` and its live descendants."""
+    return _memory_mb(pid, "VmRSS")
 
 
 @dataclass
@@ -366,17 +376,6 @@ def run_hub(
     return Result(
         name, bench.messages, seconds, cpu, rss, stored, distinct, bench.expected_readings
     )
-
-
-def rss_mb(pid: int) -> float:
-    """The current resident size of ``pid`` and its live descendants."""
-    total = 0.0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-    return total
 
 
 def soak(bench: Bench, seconds: float, rate: float, every: float = 30.0) -> None:
