@@ -146,3 +146,38 @@ def test_the_clocks_are_parsed_beside_the_readings() -> None:
     assert clock.device_time_raw == "2015-01-01T00:40:00+01:00"
     with pytest.raises(WireError, match="optionally"):
         parse_json_batch(b'{"readings": [], "clock": []}', max_bytes=1 << 20)
+
+
+def test_a_year_old_record_from_a_right_clock_keeps_its_date_and_is_not_the_latest(
+    client: TestClient,
+) -> None:
+    """A 62 mg/dL of 13 months ago arrives after today's 110: the patient's latest glucose is
+    still 110, and the hypo of last year is stored at its own time, to its then-holder."""
+    meter = {"device_id": "meter-9", "profile": "hub-canonical"}
+    assert client.post("/v1/devices", headers=MAKER, json=meter).status_code == 201
+    enrollment = {
+        "device_id": "meter-9",
+        "patient_id": "pat-1",
+        "start": (NOW - timedelta(days=500)).isoformat(),
+    }
+    assert client.post("/v1/enrollments", headers=ADMIN, json=enrollment).status_code == 201
+    year_ago = NOW - timedelta(days=396)
+    today = NOW - timedelta(hours=1)
+    for value, at in ((110, today), (62, year_ago)):
+        item = {
+            "device_id": "meter-9",
+            "metric": "glucose",
+            "value": value,
+            "unit": "mg/dL",
+            "time": at.isoformat(),
+        }
+        assert push(client, {"readings": [item]}).json()["accepted"] == 1
+    summaries = client.get("/v1/patients/pat-1/summaries", headers=PATIENT)
+    assert summaries.status_code == 200, summaries.text
+    latest = summaries.json()["latest"]["glucose"]
+    assert (latest["value"], datetime.fromisoformat(latest["time"])) == (110, today)
+    query = {"from": (year_ago - timedelta(days=1)).isoformat(), "to": NOW.isoformat()}
+    listed = client.get("/v1/patients/pat-1/readings", headers=PATIENT, params=query).json()
+    old = next(r for r in listed["items"] if r["value"] == 62)
+    assert datetime.fromisoformat(old["effective_time"]) == year_ago
+    assert old["time_source"] == "device"
