@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from device_profiles._reader import Reader, Writer
+from device_profiles._bytes import Reader, Writer
 from device_profiles.errors import DecodeError, EncodeError
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from device_profiles._reader import (
+from device_profiles._bytes import (
     Reader,
     Writer,
     bit_annotations,

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from device_profiles._reader import (
+from device_profiles._bytes import (
     Reader,
     Writer,
     bit_annotations,

@@ -45,7 +45,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from device_profiles._reader import (
+from device_profiles._bytes import (
     Reader,
     Writer,
     bit_annotations,

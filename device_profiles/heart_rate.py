@@ -25,7 +25,7 @@ import enum
 from dataclasses import dataclass
 from decimal import Decimal
 
-from device_profiles._reader import Reader, Writer, numeric_measurement, reject_reserved
+from device_profiles._bytes import Reader, Writer, numeric_measurement, reject_reserved
 from device_profiles.errors import DecodeError, EncodeError
 from device_profiles.measurement import Measurement
 

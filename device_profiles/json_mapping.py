@@ -3,7 +3,9 @@
 A device that publishes JSON over MQTT is onboarded with a catalog profile (``catalog.py``,
 ``docs/device-profiles.md``) whose ``[json]`` section says where each metric's value, unit,
 time, sequence number and status live in the payload. This module holds that mapping's types,
-the path syntax, and :func:`decode_json`. It is pure: no IO, no clock, no logging.
+the path syntax, the validation of the ``[json]`` section (:func:`check_json_section`, which
+the catalog loader calls) and :func:`decode_json`. It never imports the catalog:
+:func:`decode_json` takes any :class:`JsonProfile`. It is pure: no IO, no clock, no logging.
 
 Path syntax
 -----------
@@ -58,16 +60,14 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from typing import Final, Literal, Protocol, TypeAlias
 
 from device_profiles import strict_json
+from device_profiles._checker import Checker, Table, join, toml_kind
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
-from device_profiles.strict_json import JsonValue
-from device_profiles.vocabulary import METRICS, UnitError, normalize_unit
-
-if TYPE_CHECKING:
-    from device_profiles.catalog import DeviceProfile
+from device_profiles.strict_json import JsonValue, kind_of
+from device_profiles.vocabulary import METRICS, MetricDef, UnitError, normalize_unit
 
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 """Largest payload accepted, in bytes of UTF-8 (a ``str`` payload is measured encoded)."""
@@ -249,8 +249,22 @@ class JsonDecodeResult:
 # --- decoding -------------------------------------------------------------------------------
 
 
+class JsonProfile(Protocol):
+    """What :func:`decode_json` needs of a profile (a catalog ``DeviceProfile`` is one): the
+    mapping, and the id and transport that name a profile without one."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def transport(self) -> str: ...
+
+    @property
+    def json_mapping(self) -> JsonMapping | None: ...
+
+
 def decode_json(
-    profile: DeviceProfile, payload: bytes | bytearray | str | Mapping[str, object]
+    profile: JsonProfile, payload: bytes | bytearray | str | Mapping[str, object]
 ) -> JsonDecodeResult:
     """Decode one payload of a ``mqtt-json`` device with ``profile``'s mapping.
 
@@ -281,7 +295,7 @@ def decode_json(
             state = "missing" if isinstance(found, _Missing) else "null"
             raise DecodeError(f"the records array is {state}", field=where)
         if not isinstance(found, list):
-            raise DecodeError(f"expected an array of records, got {_kind(found)}", field=where)
+            raise DecodeError(f"expected an array of records, got {kind_of(found)}", field=where)
         if len(found) > MAX_RECORDS:
             raise DecodeError(
                 f"{len(found)} records exceed the limit of {MAX_RECORDS} per payload", field=where
@@ -370,7 +384,7 @@ def _resolve(
             current = current[index]
         else:
             raise DecodeError(
-                f"expected an object to look up {segment!r}, got {_kind(current)}", field=where
+                f"expected an object to look up {segment!r}, got {kind_of(current)}", field=where
             )
     return current, where
 
@@ -429,7 +443,7 @@ _At: TypeAlias = "Callable[[JsonPath], tuple[JsonValue | _Missing, str]]"
 def _number(value: JsonValue, where: str) -> Decimal:
     # bool is an int in Python but never a number in a payload.
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise DecodeError(f"expected a number, got {_kind(value)}", field=where)
+        raise DecodeError(f"expected a number, got {kind_of(value)}", field=where)
     if isinstance(value, int) and abs(value) >= 10**MAX_NUMBER_DIGITS:
         raise DecodeError(f"number {_preview(value)} is out of range", field=where)
     number = Decimal(value)
@@ -447,7 +461,7 @@ def _number(value: JsonValue, where: str) -> Decimal:
 
 def _text(value: JsonValue, where: str, what: str) -> str:
     if not isinstance(value, str):
-        raise DecodeError(f"expected {what} as a string, got {_kind(value)}", field=where)
+        raise DecodeError(f"expected {what} as a string, got {kind_of(value)}", field=where)
     if len(value) > MAX_TEXT:
         raise DecodeError(f"{what} {_preview(value)} is longer than {MAX_TEXT}", field=where)
     return value
@@ -507,7 +521,7 @@ def _time(spec: TimeSpec, at: _At) -> tuple[datetime, str]:
             raise DecodeError(f"{text!r} has no time of day", field=where)
         return moment, text
     if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
-        raise DecodeError(f"expected an epoch time as a number, got {_kind(raw)}", field=where)
+        raise DecodeError(f"expected an epoch time as a number, got {kind_of(raw)}", field=where)
     unit, latest = _EPOCH_UNITS[spec.format]
     # Bounds first, so the arithmetic below can neither overflow nor lose digits that matter.
     if isinstance(raw, int) and not 0 <= raw <= latest:
@@ -526,7 +540,7 @@ def _integer(path: JsonPath | None, at: _At, maximum: int) -> int | None:
     if isinstance(raw, _Missing) or raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise DecodeError(f"expected an integer, got {_kind(raw)}", field=where)
+        raise DecodeError(f"expected an integer, got {kind_of(raw)}", field=where)
     if not 0 <= raw <= maximum:
         raise DecodeError(f"{_preview(raw)} is outside 0..{maximum}", field=where)
     return raw
@@ -543,7 +557,7 @@ def _annotations(spec: MetricMapping, at: _At) -> tuple[str, ...]:
         if isinstance(raw, _Missing) or raw is None:
             continue
         if isinstance(raw, bool) or not isinstance(raw, str | int):
-            raise DecodeError(f"expected a status string, got {_kind(raw)}", field=where)
+            raise DecodeError(f"expected a status string, got {kind_of(raw)}", field=where)
         annotation = status.annotation_for(raw if isinstance(raw, str) else str(raw))
         if annotation is not None:
             found.append(annotation)
@@ -559,25 +573,247 @@ def _same(value: JsonValue, expected: Scalar) -> bool:
     return isinstance(value, str) and isinstance(expected, str) and value == expected
 
 
-def _kind(value: JsonValue | _Missing) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | Decimal):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "nothing"
-
-
 def _preview(value: object) -> str:
     """``repr`` cut short: payload text never floods an error message or a log line."""
     if isinstance(value, int) and value.bit_length() > 128:
         return f"(an integer of {value.bit_length()} bits)"
     text = str(value) if isinstance(value, int | Decimal) else repr(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+# --- validation of a profile's [json] section -----------------------------------------------
+# The catalog loader (catalog.py) validates the rest of the profile with the same Checker, so
+# every problem of a file is reported at once.
+
+MAX_METRIC_MAPPINGS: Final = 64
+_SHARED_JSON_KEYS: Final = ("time", "time_format", "sequence", "user_id", "annotations", "status")
+_JSON_KEYS: Final = ("records", "metrics", *_SHARED_JSON_KEYS)
+_METRIC_KEYS: Final = (
+    "metric",
+    "metric_field",
+    "metrics",
+    "value",
+    "unit",
+    "unit_field",
+    "scale",
+    "required",
+    *_SHARED_JSON_KEYS,
+)
+_ANNOTATION_KEYS: Final = ("field", "equals", "annotation")
+_STATUS_KEYS: Final = ("field", "values")
+_ANNOTATION_CHARS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+)
+
+
+def check_json_section(check: Checker, table: Table) -> JsonMapping | None:
+    """The :class:`JsonMapping` of a profile's ``[json]`` table, or ``None`` when ``check``
+    recorded a problem (field paths start at ``json``)."""
+    return _JsonSection(check).mapping(table)
+
+
+def _is_annotation(text: str) -> bool:
+    return 1 <= len(text) <= 32 and set(text) <= _ANNOTATION_CHARS and text[0] != "-"
+
+
+class _JsonSection:
+    """The ``[json]`` section's validation, recording its problems in ``check``."""
+
+    def __init__(self, check: Checker) -> None:
+        self.check = check
+
+    def path(
+        self, table: Table, key: str, where: str, *, required: bool = False
+    ) -> JsonPath | None:
+        text = self.check.text(table, key, where, required=required, limit=4096)
+        if text is None:
+            return None
+        try:
+            return JsonPath.parse(text)
+        except ValueError as err:
+            self.check.add(join(where, key), f"invalid path {text!r}: {err}")
+            return None
+
+    def mapping(self, table: Table) -> JsonMapping | None:
+        self.check.keys(table, _JSON_KEYS, "json")
+        records = self.path(table, "records", "json")
+        defaults = self.shared(table, "json")
+        self.time_pair(defaults.time_given, defaults.format_given, "json")
+        entries = self.check.tables(table, "metrics", "json")
+        if "metrics" not in table:
+            self.check.add("json.metrics", "required: at least one [[json.metrics]] table")
+        elif not entries and isinstance(table.get("metrics"), list):
+            self.check.add("json.metrics", "must not be empty")
+        if len(entries) > MAX_METRIC_MAPPINGS:
+            self.check.add("json.metrics", f"at most {MAX_METRIC_MAPPINGS} metric mappings")
+        metrics: list[MetricMapping] = []
+        mapped: dict[str, str] = {}
+        for where, entry in entries:
+            metric_mapping = self.metric_mapping(entry, where, defaults)
+            if metric_mapping is None:
+                continue
+            if metric_mapping.metric is not None:
+                first = mapped.setdefault(metric_mapping.metric, where)
+                if first != where:
+                    self.check.add(
+                        f"{where}.metric", f"{metric_mapping.metric} is already mapped by {first}"
+                    )
+            metrics.append(metric_mapping)
+        if len(metrics) != len(entries):
+            return None
+        return JsonMapping(tuple(metrics), records)
+
+    def time_pair(self, time_given: bool, format_given: bool, where: str) -> None:
+        if time_given and not format_given:
+            self.check.add(
+                f"{where}.time_format", "required with time: iso8601, epoch_s or epoch_ms"
+            )
+        elif format_given and not time_given:
+            self.check.add(f"{where}.time", "time_format is given without a time path")
+
+    def shared(self, table: Table, where: str) -> _Shared:
+        """The keys a record level and a metric level both accept."""
+        return _Shared(
+            time_given="time" in table,
+            format_given="time_format" in table,
+            time=self.path(table, "time", where),
+            time_format=TIME_FORMATS.get(
+                self.check.choice(table, "time_format", where, TIME_FORMATS, required=False) or ""
+            ),
+            sequence=self.path(table, "sequence", where),
+            user_id=self.path(table, "user_id", where),
+            annotations=self.annotations(table, where),
+            status=self.status(table, where),
+        )
+
+    def metric_mapping(self, entry: Table, where: str, defaults: _Shared) -> MetricMapping | None:
+        self.check.keys(entry, _METRIC_KEYS, where)
+        problems_before = len(self.check.problems)
+        metric_name = self.check.text(entry, "metric", where, limit=64)
+        metric_field = self.path(entry, "metric_field", where)
+        if ("metric" in entry) == ("metric_field" in entry):
+            self.check.add(where, "give exactly one of metric and metric_field")
+        metric = self.check.metric_name(metric_name, f"{where}.metric") if metric_name else None
+        allowed: list[str] = []
+        for index, name in enumerate(self.check.text_list(entry, "metrics", where, required=False)):
+            if self.check.metric_name(name, f"{where}.metrics[{index}]") is not None:
+                allowed.append(name)
+        if "metrics" in entry and "metric_field" not in entry:
+            self.check.add(f"{where}.metrics", "only with metric_field")
+        value = self.path(entry, "value", where, required=True)
+        unit = self.unit(entry, where, metric)
+        unit_field = self.path(entry, "unit_field", where)
+        if "unit" not in entry and "unit_field" not in entry:
+            self.check.add(where, "give unit, unit_field, or both (unit is then the fallback)")
+        scale = self.check.number(
+            entry, "scale", where, required=False, max_digits=MAX_NUMBER_DIGITS
+        )
+        if scale is not None and scale <= 0:
+            self.check.add(f"{where}.scale", f"{scale} is not a positive number")
+        required = self.check.flag(entry, "required", where)
+        own = self.shared(entry, where)
+        if own.time_given or own.format_given:
+            self.time_pair(
+                own.time_given or defaults.time_given,
+                own.format_given or defaults.format_given,
+                where,
+            )
+        time_path = own.time or defaults.time
+        time_format = own.time_format or defaults.time_format
+        if len(self.check.problems) != problems_before or value is None:
+            return None
+        return MetricMapping(
+            value=value,
+            metric=metric.name if metric is not None else None,
+            metric_field=metric_field,
+            allowed_metrics=tuple(allowed),
+            unit=unit,
+            unit_field=unit_field,
+            scale=scale,
+            time=TimeSpec(time_path, time_format) if time_path and time_format else None,
+            sequence=own.sequence or defaults.sequence,
+            user_id=own.user_id or defaults.user_id,
+            required=True if required is None else required,
+            annotations=(*defaults.annotations, *own.annotations),
+            status=(*defaults.status, *own.status),
+        )
+
+    def unit(self, entry: Table, where: str, metric: MetricDef | None) -> str | None:
+        text = self.check.text(entry, "unit", where, limit=32)
+        if text is None:
+            return None
+        try:
+            ucum = normalize_unit(text)
+        except UnitError as err:
+            self.check.add(f"{where}.unit", err.reason)
+            return None
+        if metric is not None and ucum not in metric.units:
+            accepted = ", ".join(metric.units)
+            self.check.add(
+                f"{where}.unit", f"{text!r} is not valid for {metric.name}; accepted: {accepted}"
+            )
+            return None
+        return ucum
+
+    def annotations(self, table: Table, where: str) -> tuple[AnnotationRule, ...]:
+        rules: list[AnnotationRule] = []
+        for field, rule in self.check.tables(table, "annotations", where):
+            self.check.keys(rule, _ANNOTATION_KEYS, field)
+            path = self.path(rule, "field", field, required=True)
+            annotation = self.annotation(rule, "annotation", field)
+            equals = rule.get("equals", True)
+            if isinstance(equals, Decimal) and not equals.is_finite():
+                self.check.add(f"{field}.equals", f"{equals} is not a finite number")
+                continue
+            if not isinstance(equals, bool | int | Decimal | str):
+                self.check.add(
+                    f"{field}.equals",
+                    f"expected a boolean, number or string, got {toml_kind(equals)}",
+                )
+                continue
+            if path is not None and annotation is not None:
+                rules.append(AnnotationRule(path, equals, annotation))
+        return tuple(rules)
+
+    def status(self, table: Table, where: str) -> tuple[StatusRule, ...]:
+        status = self.check.table(table, "status", where, required=False)
+        if status is None:
+            return ()
+        field = join(where, "status")
+        self.check.keys(status, _STATUS_KEYS, field)
+        path = self.path(status, "field", field, required=True)
+        values = self.check.table(status, "values", field, required=True)
+        pairs: list[tuple[str, str]] = []
+        if values is not None:
+            if not values:
+                self.check.add(f"{field}.values", "must list at least one status value")
+            for key in values:
+                annotation = self.annotation(values, key, f"{field}.values")
+                if annotation is not None:
+                    pairs.append((key, annotation))
+        if path is None or values is None:
+            return ()
+        return (StatusRule(path, tuple(pairs)),)
+
+    def annotation(self, table: Table, key: str, where: str) -> str | None:
+        text = self.check.text(table, key, where, required=True, limit=32)
+        if text is not None and not _is_annotation(text):
+            self.check.add(
+                join(where, key), f"{text!r} is not an annotation (1-32 of A-Z a-z 0-9 -)"
+            )
+            return None
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """The keys a record level and a metric level both accept, as read."""
+
+    time_given: bool
+    format_given: bool
+    time: JsonPath | None
+    time_format: TimeFormat | None
+    sequence: JsonPath | None
+    user_id: JsonPath | None
+    annotations: tuple[AnnotationRule, ...]
+    status: tuple[StatusRule, ...]

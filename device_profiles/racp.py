@@ -31,7 +31,7 @@ import enum
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from device_profiles._reader import Reader, Writer, enum_value
+from device_profiles._bytes import Reader, Writer, enum_value
 from device_profiles.errors import DecodeError, EncodeError
 from device_profiles.gatt_time import GattDateTime
 

@@ -18,13 +18,16 @@ problem:
 Numbers keep their exact decimal value: integers are ``int``, the rest ``Decimal`` — a
 ``98.6`` stays ``98.6``. :func:`dumps` writes such a value back as compact JSON, numbers with
 the digits they were read with (a dead letter keeps one item of a message that way).
-Pure: standard library only, no IO.
+:func:`kind_of` names what a value is in the messages that refuse it ("expected a number, got
+a string"), the same words on every path. Pure: standard library only, no IO.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Final, TypeAlias, cast
 
@@ -192,3 +195,27 @@ def _dump(value: object) -> str:
         members = (f"{json.dumps(key, ensure_ascii=False)}:{_dump(v)}" for key, v in value.items())
         return "{" + ",".join(members) + "}"
     raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def kind_of(value: object, *, mapping: str = "an object") -> str:
+    """What ``value`` is, for a message that refuses it: ``"null"``, ``"a boolean"``,
+    ``"an integer"``, ``"a number"``, ``"a string"``, ``"an array"``, ``mapping`` (a JSON
+    object; a TOML profile says ``"a table"``), ``"a date/time"`` (TOML), else the type's
+    name. The one naming of values for the JSON readers, the wire contract and the catalog."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: a bool is an int in Python, never on the wire
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, Decimal | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, Mapping):
+        return mapping
+    if isinstance(value, datetime | date | time):
+        return "a date/time"
+    return type(value).__name__

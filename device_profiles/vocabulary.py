@@ -3,11 +3,11 @@
 One table, looked up by name (STYLE: prefer tables to branches). For each metric:
 
 * ``mdc``: IEEE 11073-10101 nomenclature code (partition << 16 | term code) and reference id,
-  as used by the HL7 Personal Health Device IG (Observation.code, system
-  ``urn:iso:std:iso:11073:10101``);
-* ``loinc``: the LOINC code where one exists (the vital-signs / ANS *Mesures de santé* code);
-* ``unit``: the canonical UCUM unit stored by the hub; ``units`` maps every accepted UCUM
-  unit to an affine conversion into it;
+  as used by the HL7 Personal Health Device IG (Observation.code, system :data:`MDC_SYSTEM`);
+* ``loinc``: the LOINC code where one exists (the vital-signs / ANS *Mesures de santé* code;
+  system :data:`LOINC_SYSTEM`);
+* ``unit``: the canonical UCUM unit stored by the hub (system :data:`UCUM_SYSTEM`); ``units``
+  maps every accepted UCUM unit to an affine conversion into it;
 * ``limits``: the physically possible range in the canonical unit. A value outside it is
   *impossible* (a decoding or device fault) and is refused;
 * ``critical``: the values beyond which a single reading needs attention whatever its source
@@ -29,6 +29,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from device_profiles.errors import DecodeError
+
+# The code systems of the vocabulary's codes, as FHIR and the API's readings name them: the
+# one place these URIs are written.
+MDC_SYSTEM = "urn:iso:std:iso:11073:10101"
+LOINC_SYSTEM = "http://loinc.org"
+UCUM_SYSTEM = "http://unitsofmeasure.org"
 
 
 class UnitError(DecodeError):

@@ -31,6 +31,9 @@ bits 10-31 reserved.
     (u16: 0.001 m or 0.1 in)
 
 Fixed-point values become exact ``Decimal``: raw x resolution, at the resolution's precision.
+A scale that counts its masses in steps of its own resolution instead of the standard's
+0.005 kg (catalog quirk ``kg_resolution_override``) is read again with
+:func:`with_kg_resolution`.
 
 Codes (:func:`body_composition_fields`, shown by ``hub decode``): body fat percentage, fat
 free mass, soft lean mass, body water mass, weight and height are metrics of the vocabulary,
@@ -47,11 +50,11 @@ not store them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
-from device_profiles._reader import Reader, Writer, numeric_measurement, reject_reserved
+from device_profiles._bytes import Reader, Writer, numeric_measurement, reject_reserved
 from device_profiles.errors import DecodeError, EncodeError
 from device_profiles.gatt_time import GattDateTime, MeasurementTime, measurement_time
 from device_profiles.measurement import Measurement, Special
@@ -99,6 +102,24 @@ _BMI = _Fixed(1, -1, "kg/m2")
 _PERCENT = _Fixed(1, -1, "%")
 _KILOJOULE = _Fixed(1, 0, "kJ")
 _OHM = _Fixed(1, -1, "Ohm")
+
+
+def with_kg_resolution(measurement: Measurement, resolution: Decimal) -> Measurement:
+    """A mass decoded at the standard's 0.005 kg per step, read at ``resolution`` kg per step
+    instead: the same raw count, times the resolution the scale really uses (catalog quirk
+    ``kg_resolution_override``; ``0.05`` turns a raw 1448, read as 7.240 kg, into 72.40 kg).
+
+    Only values in kg change: BMI, height, percentages, masses in pounds and special values
+    are returned as they are.
+    """
+    if measurement.unit != "kg" or measurement.value is None:
+        return measurement
+    raw = _MASS[MeasurementSystem.SI].encode(measurement.value, measurement.metric)
+    sign, digits, exponent = resolution.as_tuple()
+    if sign or not isinstance(exponent, int):
+        raise ValueError(f"{resolution} is not a positive resolution")
+    step = _Fixed(int("".join(map(str, digits))), exponent, "kg")
+    return replace(measurement, value=step.decode(raw))
 
 
 def _user(user_id: int | None) -> tuple[int | None, tuple[str, ...]]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device_profiles import uuids
+from device_profiles.codecs import parse_characteristic
 from device_profiles.errors import DecodeError
 from device_profiles.gatt_time import GattDateTime, encode_date_time
 from device_profiles.racp import (
@@ -39,7 +40,6 @@ from device_profiles.racp import (
     RacpRequest,
     encode_racp_request,
 )
-from device_profiles.registry import parse_characteristic
 from gateway_firmware_sim.devices.base import CLOCKLESS_KINDS, BleDevice, Notification
 from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from gateway_firmware_sim.devices.glucose_meter import GlucoseMeter

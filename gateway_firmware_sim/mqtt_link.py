@@ -36,6 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway_firmware_sim.realtime import SYSTEM_CLOCK, Clock
 from hub.config import MqttSettings
 from hub.core.backoff import Backoff
 
@@ -329,10 +330,16 @@ class MqttLink:
 
 
 def wait_for_retained(
-    settings: MqttSettings, topic: str, accept: Callable[[dict[str, object]], bool], timeout: float
+    settings: MqttSettings,
+    topic: str,
+    accept: Callable[[dict[str, object]], bool],
+    timeout: float,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> bool:
     """Whether a retained JSON message on ``topic`` satisfying ``accept`` shows up in time
-    (the bridge's ``{"status": "online"}``, before a fleet's first message)."""
+    (the bridge's ``{"status": "online"}``, before a fleet's first message); the deadline and
+    the waits are ``clock``'s."""
     found = threading.Event()
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -344,18 +351,18 @@ def wait_for_retained(
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.on_message = on_message
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = clock.monotonic() + timeout
+    while clock.monotonic() < deadline:
         try:
             client.connect(settings.host, settings.port)
             break
         except OSError:
-            time.sleep(0.5)
+            clock.sleep(0.5)
     else:
         return False
     client.loop_start()
     try:
-        return found.wait(max(0.0, deadline - time.monotonic()))
+        return clock.wait(found, max(0.0, deadline - clock.monotonic()))
     finally:
         client.disconnect()
         client.loop_stop()

@@ -22,11 +22,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.core.identity import ANCHORED_ID_PATTERN
+
 DEV_SECRET = "dev-only-insecure-secret-change-me-0123456789"  # noqa: S105 - development only
 
-# MQTT client ids and usernames: the identifier alphabet of docs/wire.md, so that no MQTT
+# MQTT client ids and usernames: the hub's identifier syntax (hub.core.identity), the same
+# as device and gateway ids since a device's account is named after it, so that no MQTT
 # wildcard (+ #), level separator (/) or control character can reach a topic or an ACL.
-SAFE_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+SAFE_ID = ANCHORED_ID_PATTERN
 # Secrets (passwords, tokens) outside development: at least this long, and no placeholder.
 MIN_SECRET_CHARS = 16
 MIN_TOKEN_SECRET_CHARS = 32  # auth.secret is an HS256 key: at least the hash size (RFC 7518 §3.2)

@@ -48,6 +48,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Coverage (`make test`, pytest-cov) is measured in the test process alone, and not during
+# property-based tests: under the tracer, the hub processes a test starts would run several
+# times slower (the integration tests time them), and Hypothesis's thousands of generated
+# examples 3-8 times slower, for lines the example-based tests of the same code reach.
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --cov, property-based tests run unmeasured: a Hypothesis test (``@given``), or one
+    marked ``property_based`` (its ``@given`` is inside)."""
+    if not config.pluginmanager.hasplugin("_cov"):  # pytest-cov's name, with --cov
+        return
+    for item in items:
+        generated = getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        if generated or item.get_closest_marker("property_based") is not None:
+            item.add_marker("no_cover")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture starts a process: pytest-cov tells subprocesses to measure
+    themselves through these variables, and sets them again after each unmeasured test."""
+    for name in [name for name in os.environ if name.startswith("COV_CORE_")]:
+        del os.environ[name]
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "var"

@@ -26,11 +26,12 @@ from api.types import DeviceId
 from hub.adapters.registry.errors import DeviceConflict
 from hub.adapters.registry.gateways import GatewayHealth, GatewayRecord
 from hub.adapters.tokens import Principal, Role
+from hub.core.identity import ANCHORED_ID_PATTERN
 from hub.core.wire import WireError, check_zone
 
 router = APIRouter(prefix="/v1/gateways", tags=["gateways"])
 
-GatewayId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+GatewayId = Annotated[str, Path(pattern=ANCHORED_ID_PATTERN)]
 
 
 class GatewayIn(BaseModel):
@@ -169,7 +170,7 @@ def get(gateway_id: GatewayId, principal: CurrentPrincipal, context: Context) ->
 @router.put("/{gateway_id}/devices/{device_id}", response_model=GatewayOut)
 def pair(
     gateway_id: GatewayId,
-    device_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")],
+    device_id: Annotated[str, Path(pattern=ANCHORED_ID_PATTERN)],
     principal: CurrentPrincipal,
     context: Context,
 ) -> GatewayOut:
@@ -189,7 +190,7 @@ def pair(
 @router.delete("/{gateway_id}/devices/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
 def unpair(
     gateway_id: GatewayId,
-    device_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")],
+    device_id: Annotated[str, Path(pattern=ANCHORED_ID_PATTERN)],
     principal: CurrentPrincipal,
     context: Context,
 ) -> Response:

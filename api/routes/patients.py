@@ -224,7 +224,9 @@ def set_visibility(
     """Hide (or show) the hub's documents from health professionals in the patient's space.
 
     The choice travels with every document the hub files to the vault (IHE MHD ITI-65
-    ``confidentialityCode``); documents already filed are updated by the vault issue.
+    ``confidentialityCode``). Documents already filed take it when they are replaced: the
+    reports of the periods still recomputed (``HUB_REPORTS__RECOMPUTE_PERIODS``) are filed
+    again with it; older ones keep the visibility they were filed with (docs/documents.md).
     """
     authorize_patient_access(
         context, principal, patient_id, "consent.visibility", practitioners=False

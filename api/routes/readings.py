@@ -15,14 +15,12 @@ from api.auth import CurrentPrincipal, authorize_patient_access
 from api.deps import Context
 from api.errors import Problem
 from api.types import Instant
-from device_profiles.vocabulary import METRICS
+from device_profiles.vocabulary import LOINC_SYSTEM, MDC_SYSTEM, METRICS
 from hub.adapters.store import ReadingCursor, cursor_of
 from hub.core.model import Reading
 
 router = APIRouter(prefix="/v1/patients", tags=["readings"])
 
-MDC_SYSTEM = "urn:iso:std:iso:11073:10101"
-LOINC_SYSTEM = "http://loinc.org"
 DEFAULT_SPAN = timedelta(days=7)
 
 

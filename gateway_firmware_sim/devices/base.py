@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from device_profiles import uuids
+from device_profiles.codecs import decode_characteristic
 from device_profiles.gatt_time import (
     AdjustReason,
     CurrentTime,
@@ -33,7 +34,6 @@ from device_profiles.gatt_time import (
     decode_date_time,
     encode_current_time,
 )
-from device_profiles.registry import decode_characteristic
 from gateway_firmware_sim.physiology.person import Person
 from gateway_firmware_sim.timebase import Zone, naive_local
 

@@ -89,14 +89,16 @@ def wait_online(host: str, port: int, client_id: str, timeout: float) -> bool:
     """Whether the bridge ``client_id`` announces itself online within ``timeout`` seconds."""
     online = threading.Event()
 
-    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+    def on_message(_client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         with contextlib.suppress(ValueError):
             if json.loads(msg.payload).get("status") == "online":
                 online.set()
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.on_message = on_message
-    client.on_connect = lambda c, *_: c.subscribe(bridge_status_topic(client_id), qos=1)
+    client.on_connect = lambda connected, *_: connected.subscribe(
+        bridge_status_topic(client_id), qos=1
+    )
     try:
         client.connect(host, port)
     except OSError:
@@ -178,17 +180,17 @@ class MqttBridge:
     # --- paho adapter -----------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        s = self.settings
-        v5 = s.protocol == "5"
+        settings = self.settings
+        v5 = settings.protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=s.client_id,
+            client_id=settings.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False,
             manual_ack=True,
         )
-        if s.username:
-            client.username_pw_set(s.username, s.password)
+        if settings.username:
+            client.username_pw_set(settings.username, settings.password)
         # Presence: retained "online" once subscribed, "offline" as last will or on stop.
         client.will_set(self._status_topic, _status("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
@@ -215,21 +217,21 @@ class MqttBridge:
             if self._connections > 1:
                 self.metrics.reconnects.inc()
             topics = [
-                (shared(t, self.settings.share_group), SubscribeOptions(qos=1))
-                for t in SUBSCRIPTIONS
+                (shared(topic, self.settings.share_group), SubscribeOptions(qos=1))
+                for topic in SUBSCRIPTIONS
             ]
             if self._statuses is not None:  # every bridge reads every retained status
-                topics += [(t, SubscribeOptions(qos=1)) for t in STATUS_SUBSCRIPTIONS]
+                topics += [(topic, SubscribeOptions(qos=1)) for topic in STATUS_SUBSCRIPTIONS]
             if self.settings.protocol == "5":
                 client.subscribe(topics)
             else:
-                client.subscribe([(t, 1) for t, _ in topics])
+                client.subscribe([(topic, 1) for topic, _ in topics])
             # The broker's drop counter: Mosquitto drops silently when its queues overflow.
             client.subscribe(BROKER_DROPPED_TOPIC, qos=0)
             log.info(
                 "MQTT connected (generation %d), subscribing to %s",
                 self._generation,
-                ", ".join(t for t, _ in topics),
+                ", ".join(topic for topic, _ in topics),
             )
         except Exception:  # never let an exception into paho's loop
             self.metrics.callback_errors.inc()
@@ -244,7 +246,7 @@ class MqttBridge:
         _props: object,
     ) -> None:
         try:
-            failed = [r for r in reasons if r.is_failure]
+            failed = [reason for reason in reasons if reason.is_failure]
             if failed:
                 log.error("subscription refused by the broker: %s", failed)
                 return
@@ -449,33 +451,37 @@ class MqttBridge:
             self.metrics.gateway_acks.inc()
 
     def _add(self, report: BatchReport) -> None:
-        m = self.metrics
-        m.batch_size.observe(report.messages)
-        m.stored.inc(report.stored)
-        m.duplicates.inc(report.duplicates)
-        m.quarantined.inc(report.quarantined)
+        metrics = self.metrics
+        metrics.batch_size.observe(report.messages)
+        metrics.stored.inc(report.stored)
+        metrics.duplicates.inc(report.duplicates)
+        metrics.quarantined.inc(report.quarantined)
         for kind, count in report.dead_letter_kinds.items():
-            m.dead_lettered.labels(kind=kind).inc(count)
-        t = self.totals
-        t.messages += report.messages
-        t.stored += report.stored
-        t.duplicates += report.duplicates
-        t.dead_lettered += report.dead_lettered
-        t.quarantined += report.quarantined
+            metrics.dead_lettered.labels(kind=kind).inc(count)
+        totals = self.totals
+        totals.messages += report.messages
+        totals.stored += report.stored
+        totals.duplicates += report.duplicates
+        totals.dead_lettered += report.dead_lettered
+        totals.quarantined += report.quarantined
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def _connect(self) -> None:
-        s = self.settings
-        if s.protocol == "5":
+        settings = self.settings
+        if settings.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = s.session_expiry
-            properties.ReceiveMaximum = s.receive_maximum
+            properties.SessionExpiryInterval = settings.session_expiry
+            properties.ReceiveMaximum = settings.receive_maximum
             self._client.connect(
-                s.host, s.port, keepalive=s.keepalive, clean_start=False, properties=properties
+                settings.host,
+                settings.port,
+                keepalive=settings.keepalive,
+                clean_start=False,
+                properties=properties,
             )
         else:  # MQTT 3.1.1: clean_session=False was set on the client
-            self._client.connect(s.host, s.port, keepalive=s.keepalive)
+            self._client.connect(settings.host, settings.port, keepalive=settings.keepalive)
 
     def _run_network(self) -> None:
         """Connect, serve the connection until it drops, back off, reconnect; until stopped."""

@@ -7,7 +7,7 @@ Pure: topic and payload in, :class:`Decoded` out; a message refused whole raises
 * ``hs/v1/devices/{id}/json/{profile}`` — a vendor payload, decoded by that ``mqtt-json``
   catalog profile's mapping (``device_profiles.json_mapping``);
 * ``hs/v1/gateways/{id}/frames`` — raw characteristic values forwarded by a BLE gateway,
-  decoded by the Bluetooth SIG codecs (``device_profiles.registry``) that the device's
+  decoded by the Bluetooth SIG codecs (``device_profiles.codecs``) that the device's
   ``ble-gatt`` profile lists. Within one message, a CGM Session Start Time (0x2AAA) frame
   dates the CGM Measurement (0x2AA7) frames after it, and Glucose Measurement Context (0x2A34)
   frames are joined to their measurements by sequence number.
@@ -17,7 +17,10 @@ device clock that states none (``clock_zone`` quirk; otherwise the gateway's IAN
 the gateway's current UTC offset, else the hub's default zone — the last two flagged
 ``time-zone-assumed``). The device's own clock read at upload — ``device_now`` in a canonical
 message, the Current Time / Date Time a gateway read on connection — becomes the upload's
-:class:`~hub.core.timekeeping.ClockReading` (``hub.core.timekeeping``).
+:class:`~hub.core.timekeeping.ClockReading` (``hub.core.timekeeping``). A scale's
+``kg_resolution_override`` quirk rescales the masses of its Weight and Body Composition
+Measurement frames (``device_profiles.weight``); a ``duplicate_notifications`` model's echo
+(a frame repeating the one just before it, same characteristic and bytes) is dropped.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ from zoneinfo import ZoneInfo
 from device_profiles import strict_json, uuids
 from device_profiles.catalog import Catalog, DeviceProfile
 from device_profiles.cgm import DST_OFFSETS, TIME_ZONE_UNKNOWN, CgmSessionStartTime
+from device_profiles.codecs import codec_for
 from device_profiles.errors import DecodeError
 from device_profiles.gatt_time import decode_current_time, decode_date_time
 from device_profiles.glucose import GlucoseContext, join_glucose_context
 from device_profiles.json_mapping import decode_json
 from device_profiles.measurement import Measurement
-from device_profiles.registry import codec_for
+from device_profiles.weight import with_kg_resolution
 from hub.core.model import Source
 from hub.core.pipeline import Policy
 from hub.core.timekeeping import ClockMethod, ClockReading
@@ -102,7 +106,8 @@ class MessageDecoder:
     # --- policy -------------------------------------------------------------------------
 
     def policy_for(self, profile_id: str | None) -> Policy:
-        """The policy of a catalog profile (its limits and clock quirks); base if unknown."""
+        """The policy of a catalog profile (its limits, clock and sequence quirks); base if
+        unknown."""
         profile = self.catalog.get(profile_id) if profile_id else None
         return self.base_policy if profile is None else self._policy(profile)
 
@@ -113,6 +118,7 @@ class MessageDecoder:
                 self.base_policy,
                 limits={limit.metric: limit for limit in profile.limits},
                 clock_unreliable=profile.quirks.clock_unreliable,
+                sequence_resets=profile.quirks.sequence_resets,
             )
             if profile.quirks.clock_zone == "utc":
                 policy = replace(policy, zone=UTC, zone_stated=True)
@@ -177,9 +183,19 @@ class MessageDecoder:
         session_start: datetime | None = None
         clock: ClockReading | None = None
         utc_clock = profile.quirks.clock_zone == "utc"
+        kg_resolution = profile.quirks.kg_resolution_override
+        echoes = profile.quirks.duplicate_notifications
+        previous: tuple[int, bytes] | None = None  # the last frame that was not an echo
         for frame in envelope.frames:
             try:
                 number = uuids.normalize_uuid(frame.uuid)
+                if echoes:
+                    # The model notifies every value twice: a frame repeating the one just
+                    # before it is that echo (never itself echoed), acknowledged but not read.
+                    if (number, frame.data) == previous:
+                        previous = None
+                        continue
+                    previous = (number, frame.data)
                 if number in _CLOCK_CODECS:
                     # The device's clock as the gateway read it on connecting: it dates the
                     # frames after it (the records of that connection).
@@ -198,6 +214,8 @@ class MessageDecoder:
                     contexts.append(value)
                 elif codec.is_measurement:
                     decoded = codec.decode(frame.data, session_start=session_start)
+                    if kg_resolution is not None and number in _MASS_CODECS:
+                        decoded = [with_kg_resolution(m, kg_resolution) for m in decoded]
                     items += [(frame.index, _dated(m, frame)) for m in decoded]
                     clocks += [clock] * len(decoded)
                 # Other frames (battery, features, RACP) carry no reading.
@@ -240,6 +258,10 @@ def _gateway_zone(envelope: GatewayFrames) -> tuple[tzinfo, bool]:
         return ZoneInfo(envelope.zone), True
     return envelope.gateway_time.tzinfo or UTC, False
 
+
+# The characteristics whose masses a scale may count in its own resolution (catalog quirk
+# ``kg_resolution_override``).
+_MASS_CODECS = frozenset((uuids.WEIGHT_MEASUREMENT, uuids.BODY_COMPOSITION_MEASUREMENT))
 
 _CLOCK_CODECS: dict[int, tuple[ClockMethod, Callable[[bytes], datetime | None]]] = {
     uuids.CURRENT_TIME: (

@@ -52,8 +52,16 @@ def reading_identity(
     return digest[:32]
 
 
+ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+"""The hub's identifier syntax (docs/wire.md): device, gateway and MQTT client ids and
+usernames. It names MQTT topic levels and broker accounts, so no wildcard (``+ #``), level
+separator (``/``) or control character can reach a topic or an ACL. The one definition:
+settings, the wire contract, the API and the gateway's configuration use it (anchored with
+:data:`ANCHORED_ID_PATTERN` where a validator wants ``^...$``)."""
+ANCHORED_ID_PATTERN = rf"^{ID_PATTERN}$"
+
 _PATIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-_DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_DEVICE_ID = re.compile(ID_PATTERN)
 _LOOKS_LIKE_NIR = re.compile(r"[12][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}(?:[0-9]{2})?")
 
 

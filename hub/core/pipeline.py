@@ -12,7 +12,8 @@ For each decoded :class:`~device_profiles.Measurement` the pipeline decides, in 
    offset measured at upload when the clock is wrong, local times read in a named zone
    (``hub.core.timekeeping``, per upload); a time that cannot be right is kept but untrusted
    (``time-unknown``), never replaced by the receive time; the raw device time is kept;
-7. **identity** — deterministic, from the device's facts (``hub.core.identity``);
+7. **identity** — deterministic, from the device's facts (``hub.core.identity``); for a model
+   whose record numbers restart (``sequence_resets``), never from the number alone;
 8. **attribution** — the patient the device was enrolled to at the effective time (the
    receive time for an untrusted time), or quarantine when no enrollment covers it.
 
@@ -92,6 +93,9 @@ class Policy:
     # The model's clock is known to drift or reset (catalog quirk ``clock_unreliable``): its
     # times are flagged ``clock-unverified`` unless the upload measured the clock.
     clock_unreliable: bool = False
+    # The model's record numbers restart (power cycle; catalog quirk ``sequence_resets``): a
+    # number alone, without a device time, tells no record from an older one with it.
+    sequence_resets: bool = False
     # The device model's plausibility and critical limits (catalog profile), by metric.
     limits: Mapping[str, MetricLimits] = field(default_factory=dict)
 
@@ -131,13 +135,10 @@ def _critical_flags(
     definition: MetricDef, limits: MetricLimits | None, value: Decimal
 ) -> tuple[str, ...]:
     """The profile's critical limits where it sets them, else the vocabulary's: every path."""
-    low = limits.critical_low if limits and limits.critical_low is not None else None
-    high = limits.critical_high if limits and limits.critical_high is not None else None
-    flag = critical_flag(
-        value,
-        definition.critical_low if low is None else low,
-        definition.critical_high if high is None else high,
-    )
+    if limits is None:
+        flag = critical_flag(value, definition.critical_low, definition.critical_high)
+    else:
+        flag = limits.critical_flag(value, fallback=definition)
     return () if flag is None else (flag,)
 
 
@@ -262,6 +263,11 @@ def process_measurement(
     time_raw = measurement.time_raw
     if time_raw is not None and time.identity_suffix:
         time_raw = f"{time_raw}|{time.identity_suffix}"  # the second of a repeated local time
+    elif time_raw is None and policy.sequence_resets and measurement.sequence is not None:
+        # A restarting counter identifies nothing alone: record 5 after a power cycle is not
+        # the record 5 stored last week. The record is told apart by when it arrived, as for
+        # a device with neither time nor number (docs/wire.md, "Reading identity").
+        time_raw = time.effective.isoformat()
     # Attributed before the reading is built (built once: this runs for every reading).
     attributed_at = receive_time if time.source is TimeSource.UNTRUSTED else time.effective
     patient = patient_at(enrollments, attributed_at)

@@ -34,8 +34,9 @@ from typing import Any
 from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
+from device_profiles.strict_json import kind_of
 from hub.core.identity import check_device_id
-from hub.core.wire import ItemError, WireError, json_type, parse_json, parse_reading, parse_time
+from hub.core.wire import ItemError, WireError, parse_json, parse_reading, parse_time
 
 MAX_ITEMS = 5000
 
@@ -74,7 +75,7 @@ class ProviderBatch:
 def device_id_of(value: Any, field: str) -> str:
     """A hub device id (the wire contract's syntax), or :class:`WireError` naming ``field``."""
     if not isinstance(value, str):
-        raise WireError(f"expected a string, got {json_type(value)}", field=field)
+        raise WireError(f"expected a string, got {kind_of(value)}", field=field)
     problem = check_device_id(value)
     if problem:
         raise WireError(f"device id {problem}", field=field)
@@ -117,13 +118,13 @@ _CLOCK_KEYS = frozenset({"device_id", "device_time", "read_at"})
 
 def _clocks(value: Any) -> dict[str, ProviderClock]:
     if not isinstance(value, list):
-        raise WireError(f"expected an array, got {json_type(value)}", field="clocks")
+        raise WireError(f"expected an array, got {kind_of(value)}", field="clocks")
     check_item_count(len(value))
     clocks: dict[str, ProviderClock] = {}
     for index, entry in enumerate(value):
         where = f"clocks[{index}]"
         if not isinstance(entry, dict):
-            raise WireError(f"expected an object, got {json_type(entry)}", field=where)
+            raise WireError(f"expected an object, got {kind_of(entry)}", field=where)
         unknown = sorted(set(entry) - _CLOCK_KEYS)
         if unknown:
             raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{where}.{unknown[0]}")
@@ -144,5 +145,5 @@ def _clocks(value: Any) -> dict[str, ProviderClock]:
 
 def _time_text(value: Any, field: str) -> str:
     if not isinstance(value, str):
-        raise WireError(f"expected a date-time string, got {json_type(value)}", field=field)
+        raise WireError(f"expected a date-time string, got {kind_of(value)}", field=field)
     return value

@@ -28,10 +28,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from device_profiles import strict_json
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
+from device_profiles.strict_json import kind_of
+from hub.core.identity import ID_PATTERN
 
 TOPIC_ROOT = "hs/v1"
 MAX_READINGS_PER_MESSAGE = 1000
-_ID = r"[A-Za-z0-9._:-]{1,128}"
 
 
 class WireError(DecodeError):
@@ -47,10 +48,12 @@ class TopicKind(enum.StrEnum):
 
 _PROFILE = r"[a-z][a-z0-9-]{2,63}"
 _TOPIC_SHAPES: dict[TopicKind, re.Pattern[str]] = {
-    TopicKind.DEVICE_READINGS: re.compile(rf"hs/v1/devices/(?P<id>{_ID})/readings"),
-    TopicKind.DEVICE_JSON: re.compile(rf"hs/v1/devices/(?P<id>{_ID})/json/(?P<profile>{_PROFILE})"),
-    TopicKind.GATEWAY_FRAMES: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/frames"),
-    TopicKind.GATEWAY_STATUS: re.compile(rf"hs/v1/gateways/(?P<id>{_ID})/status"),
+    TopicKind.DEVICE_READINGS: re.compile(rf"hs/v1/devices/(?P<id>{ID_PATTERN})/readings"),
+    TopicKind.DEVICE_JSON: re.compile(
+        rf"hs/v1/devices/(?P<id>{ID_PATTERN})/json/(?P<profile>{_PROFILE})"
+    ),
+    TopicKind.GATEWAY_FRAMES: re.compile(rf"hs/v1/gateways/(?P<id>{ID_PATTERN})/frames"),
+    TopicKind.GATEWAY_STATUS: re.compile(rf"hs/v1/gateways/(?P<id>{ID_PATTERN})/status"),
 }
 
 # What the bridge subscribes to (one filter per kind it ingests).
@@ -94,13 +97,13 @@ def gateway_acks_topic(gateway_id: str) -> str:
 
 
 def gateway_frames_topic(gateway_id: str) -> str:
-    if not re.fullmatch(_ID, gateway_id):
+    if not re.fullmatch(ID_PATTERN, gateway_id):
         raise WireError(f"invalid gateway id {gateway_id!r}", field="gateway_id")
     return f"{TOPIC_ROOT}/gateways/{gateway_id}/frames"
 
 
 def device_readings_topic(device_id: str) -> str:
-    if not re.fullmatch(_ID, device_id):
+    if not re.fullmatch(ID_PATTERN, device_id):
         raise WireError(f"invalid device id {device_id!r}", field="device_id")
     return f"{TOPIC_ROOT}/devices/{device_id}/readings"
 
@@ -187,29 +190,17 @@ def _field(item: dict[str, Any], name: str, prefix: str) -> Any:
         if isinstance(value, int):
             value = Decimal(value)
         if not isinstance(value, Decimal):
-            raise WireError(f"expected a number, got {json_type(value)}", field=where)
+            raise WireError(f"expected a number, got {kind_of(value)}", field=where)
         if not value.is_finite():
             raise WireError("value must be finite", field=where)
         return value
     if not isinstance(value, expected):
-        raise WireError(f"expected {_type_name(expected)}, got {json_type(value)}", field=where)
+        raise WireError(f"expected {_type_name(expected)}, got {kind_of(value)}", field=where)
     return value
 
 
 def _type_name(kind: type) -> str:
     return {str: "a string", int: "an integer", Decimal: "a number"}[kind]
-
-
-def json_type(value: Any) -> str:
-    names = {
-        dict: "an object",
-        list: "an array",
-        str: "a string",
-        int: "an integer",
-        Decimal: "a number",
-        bool: "a boolean",
-    }
-    return names.get(type(value), type(value).__name__)
 
 
 def parse_time(text: str, field: str = "time") -> datetime:
@@ -229,7 +220,7 @@ def parse_reading(item: Any, prefix: str, *, extra: frozenset[str] = frozenset()
     """One canonical reading object; ``extra`` names further fields the caller reads itself."""
     if not isinstance(item, dict):
         raise WireError(
-            f"expected an object, got {json_type(item)}", field=prefix.rstrip(".") or None
+            f"expected an object, got {kind_of(item)}", field=prefix.rstrip(".") or None
         )
     unknown = sorted(set(item) - set(_FIELDS) - extra)
     if unknown:
@@ -275,7 +266,7 @@ def parse_device_readings(payload: bytes, *, max_bytes: int = 256 * 1024) -> Par
     if isinstance(document, dict):
         return ParsedPayload([(None, parse_reading(document, ""))], [], {}, device_now, now_raw)
     if not isinstance(document, list):
-        raise WireError(f"expected a reading object or an array, got {json_type(document)}")
+        raise WireError(f"expected a reading object or an array, got {kind_of(document)}")
     if not document:
         raise WireError("empty array: no readings")
     if len(document) > MAX_READINGS_PER_MESSAGE:
@@ -333,7 +324,7 @@ def _text(
             raise WireError("required field is missing", field=f"{where}{name}")
         return None
     if not isinstance(value, str):
-        raise WireError(f"expected a string, got {json_type(value)}", field=f"{where}{name}")
+        raise WireError(f"expected a string, got {kind_of(value)}", field=f"{where}{name}")
     if not value or len(value) > max_length:
         raise WireError(f"must be 1-{max_length} characters", field=f"{where}{name}")
     return value
@@ -342,7 +333,7 @@ def _text(
 def _frame(item: Any, index: int) -> Frame:
     where = f"frames[{index}]."
     if not isinstance(item, dict):
-        raise WireError(f"expected an object, got {json_type(item)}", field=f"frames[{index}]")
+        raise WireError(f"expected an object, got {kind_of(item)}", field=f"frames[{index}]")
     unknown = sorted(set(item) - {"seq", "uuid", "data", "time"})
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{where}{unknown[0]}")
@@ -372,7 +363,7 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
     """
     document = parse_json(payload, max_bytes=max_bytes)
     if not isinstance(document, dict):
-        raise WireError(f"expected an object, got {json_type(document)}")
+        raise WireError(f"expected an object, got {kind_of(document)}")
     unknown = sorted(set(document) - {"gateway_time", "zone", "device", "frames"})
     if unknown:
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=unknown[0])
@@ -387,7 +378,7 @@ def parse_gateway_frames(payload: bytes, *, max_bytes: int = 256 * 1024) -> Gate
         raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"device.{unknown[0]}")
     device_id = _text(device, "id", "device.")
     assert device_id is not None
-    if not re.fullmatch(_ID, device_id):
+    if not re.fullmatch(ID_PATTERN, device_id):
         raise WireError(f"invalid device id {device_id!r}", field="device.id")
     profile_id = _text(device, "profile", "device.", max_length=64)
     assert profile_id is not None
@@ -495,7 +486,7 @@ def _count(table: dict[str, Any], name: str, where: str, *, maximum: int = 2**53
 
 def _known(table: Any, fields: frozenset[str], where: str) -> dict[str, Any]:
     if not isinstance(table, dict):
-        raise WireError(f"expected an object, got {json_type(table)}", field=where or None)
+        raise WireError(f"expected an object, got {kind_of(table)}", field=where or None)
     unknown = sorted(set(table) - fields)
     if unknown:
         prefix = f"{where}." if where else ""
@@ -508,7 +499,7 @@ def _device_health(item: Any, index: int) -> DeviceHealth:
     table = _known(item, _DEVICE_FIELDS, where)
     device_id = _text(table, "id", f"{where}.")
     assert device_id is not None
-    if not re.fullmatch(_ID, device_id):
+    if not re.fullmatch(ID_PATTERN, device_id):
         raise WireError(f"invalid device id {device_id!r}", field=f"{where}.id")
     connected = table.get("connected")
     if connected is not None and not isinstance(connected, bool):

@@ -28,7 +28,7 @@ from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from gateway_firmware_sim.devices.cuff import BloodPressureCuff
 from gateway_firmware_sim.devices.glucose_meter import GlucoseMeter
 from gateway_firmware_sim.devices.scale import WeightScale
-from gateway_firmware_sim.fleet import ApiEnroller
+from gateway_firmware_sim.enrollment import ApiEnroller
 from gateway_firmware_sim.physiology.glucose import GlucoseScenario
 from gateway_firmware_sim.physiology.person import Conditions, Person
 from gateway_firmware_sim.physiology.pressure import BpVariant

@@ -1,13 +1,24 @@
 """The ``hub`` command: one entry point, one subcommand per role or tool.
 
-hub up          the whole hub on one machine (what ``make run`` starts)
-hub api         the HTTP API alone
-hub bridge      the MQTT bridge alone
-hub broker      the embedded MQTT broker alone (development)
-hub sim         the simulated device fleet
-hub token       print a development bearer token
-hub decode      decode one Bluetooth SIG characteristic value (JSON)
-hub profiles    the device catalog: list profiles, check profile files
+Its commands, as ``hub --help`` and the README's table of commands list them (a unit test,
+tests/unit/test_cli.py, keeps the three the same)::
+
+    hub up           run the whole hub on one machine with simulated devices (make run)
+    hub api          run the HTTP API
+    hub bridge       run the MQTT bridge: messages from the broker into the stores
+    hub broker       run the embedded MQTT broker (development)
+    hub sim          run simulated patients, devices and gateways against the hub
+    hub decode       decode one Bluetooth SIG characteristic value, as JSON
+    hub profiles     device catalog: list the profiles, or check profile files
+    hub token        print a development bearer token
+    hub devices      device MQTT accounts: provision (and register in the hub), revoke
+    hub gateways     BLE gateways: provision (register, pair, MQTT account), revoke
+    hub ble-gateway  run the BLE gateway: devices over bleak/BlueZ to the hub over MQTT
+    hub vault        run the reference document vault (IHE MHD ITI-65/67/68)
+    hub reports      periodic reports into the health space: run a period now, or serve the schedule
+
+The first eight are defined here; the others in modules of their own
+(``hub/runtime/commands/``), imported only when they run.
 """
 
 from __future__ import annotations
@@ -86,14 +97,14 @@ def _cmd_bridge(settings: Settings, _args: argparse.Namespace) -> int:
     finally:
         ingest.close(wait=not stalled)
         ingestor.close()
-    t = bridge.totals
+    totals = bridge.totals
     log.info(
         "bridge stopped: %d messages, %d stored, %d duplicates, %d dead letters, %d quarantined",
-        t.messages,
-        t.stored,
-        t.duplicates,
-        t.dead_lettered,
-        t.quarantined,
+        totals.messages,
+        totals.stored,
+        totals.duplicates,
+        totals.dead_lettered,
+        totals.quarantined,
     )
     return 0
 
@@ -110,7 +121,8 @@ def _cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
     import math
     from pathlib import Path
 
-    from gateway_firmware_sim.fleet import ApiEnroller, Fleet, FleetConfig
+    from gateway_firmware_sim.enrollment import ApiEnroller
+    from gateway_firmware_sim.fleet import Fleet, FleetConfig
     from gateway_firmware_sim.world import ALL_SCENARIOS, Scenario
     from hub.adapters.tokens import Role, mint_token
 
@@ -186,9 +198,9 @@ def _cmd_decode(_settings: Settings, args: argparse.Namespace) -> int:
     "record"`` (every field, ``device_profiles.json_view``) ``, "measurements"}`` (the coded
     readings of a measurement characteristic; empty for the others)."""
     from device_profiles import strict_json, uuids
+    from device_profiles.codecs import codec_for
     from device_profiles.errors import DecodeError
     from device_profiles.json_view import to_json
-    from device_profiles.registry import codec_for
     from device_profiles.vocabulary import METRICS
 
     try:
@@ -263,16 +275,16 @@ def _stop_on_signals(stop: Callable[[], None]) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="hub", description="The hub: one entry point, one subcommand per role or tool."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="run the whole hub (broker, API, bridge, simulated fleet)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("up", help="run the whole hub on one machine with simulated devices (make run)")
     sub.add_parser("api", help="run the HTTP API")
-    sub.add_parser("bridge", help="run the MQTT bridge")
+    sub.add_parser("bridge", help="run the MQTT bridge: messages from the broker into the stores")
     sub.add_parser("broker", help="run the embedded MQTT broker (development)")
     sim = sub.add_parser(
         "sim",
-        help="run the simulated device fleet",
+        help="run simulated patients, devices and gateways against the hub",
         description="Simulated patients, devices and gateways publishing to the hub "
         "(docs/simulator.md). Replays history fast, then runs live.",
     )
@@ -329,10 +341,12 @@ def _parser() -> argparse.ArgumentParser:
         help="progress line on stderr (default: when stderr is a terminal)",
     )
     sim.add_argument("--summary-json", default=None, help="write the run's summary here")
-    decode = sub.add_parser("decode", help="decode one Bluetooth SIG characteristic value")
+    decode = sub.add_parser("decode", help="decode one Bluetooth SIG characteristic value, as JSON")
     decode.add_argument("--uuid", required=True, help="characteristic, e.g. 2A35")
     decode.add_argument("--hex", required=True, help="the value's bytes in hex")
-    profiles = sub.add_parser("profiles", help="device catalog: list, or check profile files")
+    profiles = sub.add_parser(
+        "profiles", help="device catalog: list the profiles, or check profile files"
+    )
     profiles.add_argument("action", choices=["list", "check"])
     profiles.add_argument("files", nargs="*", help="TOML profile files (for check)")
     token = sub.add_parser("token", help="print a development bearer token")

@@ -6,6 +6,11 @@ numbers (15 characters, spaced or not) and the hub's pseudonymous patient ids (`
 the message, its arguments and tracebacks (a database error quotes its statement's parameters).
 The hub logs no patient identifier at INFO and above; this is the net under that rule, at
 every level, for what libraries and exceptions say.
+
+Libraries that narrate routine work at INFO (:data:`CHATTY_LIBRARIES`: Alembic names every
+plugin it loads, context it opens and migration step it runs, in every process at every
+start) log at WARNING and above, unless the hub itself logs at DEBUG: their warnings and
+errors still show.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Literal
 
 REDACTED = "[redacted]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+CHATTY_LIBRARIES = ("alembic",)
 
 _PATIENT_IDENTIFIERS = re.compile(
     # INS: sex/kind 1-8, year, month, department (2 digits, 2A or 2B), commune, order, key.
@@ -56,3 +63,6 @@ def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
     logging.basicConfig(level=level, handlers=[handler])
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in CHATTY_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -50,8 +50,8 @@ def reattribute_device(store: ReadingStore, registry: Registry, device_id: str) 
             uncovered.append(reading)
         elif attributed.patient_id != reading.patient_id:
             moves.append((reading, attributed.patient_id))
-    held = registry.rejects.quarantined(device_id)
-    released = [r for r in (attribute(h, enrollments) for h in held) if r is not None]
+    quarantined = registry.rejects.quarantined(device_id)
+    released = [r for r in (attribute(q, enrollments) for q in quarantined) if r is not None]
 
     if uncovered:  # into quarantine first, then out of the store
         registry.rejects.keep([], [(replace(r, patient_id=""), UNCOVERED) for r in uncovered])

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Plan:
     accepted: list[Reading] = field(default_factory=list)
-    held: list[tuple[Reading, str]] = field(default_factory=list)
+    quarantined: list[tuple[Reading, str]] = field(default_factory=list)
     gateway_acks: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
     refused: Counter[tuple[str, str, str]] = field(default_factory=Counter)
@@ -197,7 +197,7 @@ class Ingestor:
                         accepted.append((number, index, result, outcome.reading))
                         continue
                 if isinstance(outcome, Quarantined):
-                    plan.held.append((outcome.reading, outcome.reason))
+                    plan.quarantined.append((outcome.reading, outcome.reason))
                     plan.items.append(
                         ItemOutcome(number, index, ItemFate.QUARANTINED, outcome.reason)
                     )
@@ -410,7 +410,7 @@ class Ingestor:
     def _commit(self, messages: Sequence[Incoming], plan: _Plan) -> BatchReport:
         audits = _audits(messages, plan)
         # Refusals first: once the readings are committed, everything is.
-        self.registry.rejects.keep(plan.dead, plan.held, audits)
+        self.registry.rejects.keep(plan.dead, plan.quarantined, audits)
         result = self.store.write_batch(plan.accepted, prevalidated=True)  # in _decide
         for dead in plan.dead:
             _log_dead_letter(dead)
@@ -419,7 +419,7 @@ class Ingestor:
             stored=result.written,
             duplicates=result.duplicates,
             dead_lettered=len(plan.dead),
-            quarantined=len(plan.held),
+            quarantined=len(plan.quarantined),
             gateway_acks=plan.gateway_acks,
             dead_letter_kinds=dict(Counter(d.kind for d in plan.dead)),
             refused_by_consent=sum(plan.refused.values()),

@@ -41,8 +41,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from device_profiles import uuids
+from device_profiles.codecs import MEASUREMENT_CODECS, decode_characteristic
 from device_profiles.glucose import parse_glucose_measurement
-from device_profiles.registry import MEASUREMENT_CODECS, decode_characteristic
 from device_profiles.vocabulary import METRICS
 from gateway_firmware_sim.bluez import SimulatedBluez, simulated_bluez_thread
 from gateway_firmware_sim.devices import glucose_meter
@@ -54,7 +54,7 @@ from gateway_firmware_sim.devices.hr_strap import HeartRateStrap
 from gateway_firmware_sim.devices.oximeter import PulseOximeter
 from gateway_firmware_sim.devices.scale import WeightScale
 from gateway_firmware_sim.devices.thermometer import Thermometer
-from gateway_firmware_sim.fleet import ApiEnroller
+from gateway_firmware_sim.enrollment import ApiEnroller
 from gateway_firmware_sim.physiology.glucose import GlucoseScenario
 from gateway_firmware_sim.physiology.person import Conditions, Person
 from gateway_firmware_sim.physiology.pressure import BpVariant

@@ -572,11 +572,11 @@ def test_enrollments_for_several_devices(registry: Registry) -> None:
 
 def test_rejects_are_kept_once_however_often_a_batch_is_retried(registry: Registry) -> None:
     dead = [dead_letter(0), dead_letter(1, payload=b"\x00\x01\xfe\xff")]
-    held = [(reading("r1"), "no enrollment"), (reading("r2", "bpm-1"), "no enrollment")]
+    quarantined = [(reading("r1"), "no enrollment"), (reading("r2", "bpm-1"), "no enrollment")]
 
     for _ in range(3):
-        registry.rejects.keep(dead, held)
-    registry.rejects.keep(dead[:1], held[1:])  # a partial retry
+        registry.rejects.keep(dead, quarantined)
+    registry.rejects.keep(dead[:1], quarantined[1:])  # a partial retry
 
     assert registry.rejects.counts() == RejectCounts(dead_letters=2, quarantine=2)
     rows = sorted(registry.rejects.dead_letters(), key=lambda row: row.item_index or 0)

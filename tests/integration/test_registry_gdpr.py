@@ -52,7 +52,7 @@ def letter(device: str | None, sender: str, at: datetime, tag: str) -> DeadLette
     )
 
 
-def held(
+def quarantined_reading(
     reading_id: str, device: str, at: datetime, *, received: datetime | None = None
 ) -> Reading:
     """A quarantined reading taken at ``at``; ``received`` given: its time is untrusted."""
@@ -108,13 +108,13 @@ def two_holders(registry: Registry) -> tuple[str, str]:
             letter("D", "D", day(5), "D on B's day 5"),
         ],
         [
-            (held("q-before", "D", day(0.5)), "no enrollment"),
-            (held("q-a", "D", day(2)), "no enrollment"),
-            (held("q-b", "D", day(5)), "no enrollment"),
+            (quarantined_reading("q-before", "D", day(0.5)), "no enrollment"),
+            (quarantined_reading("q-a", "D", day(2)), "no enrollment"),
+            (quarantined_reading("q-b", "D", day(5)), "no enrollment"),
             # Taken on A's day 2 by a clock that cannot be trusted, received on B's day 5:
             # attribution goes by the receive time, so does the GDPR.
-            (held("q-untrusted", "D", day(2), received=day(5)), "no enrollment"),
-            (held("q-e", "E", day(2)), "no enrollment"),
+            (quarantined_reading("q-untrusted", "D", day(2), received=day(5)), "no enrollment"),
+            (quarantined_reading("q-e", "E", day(2)), "no enrollment"),
         ],
     )
     return a, b
@@ -192,7 +192,9 @@ def test_erasure_takes_exactly_what_the_export_showed(
 def test_a_reading_at_the_handover_instant_is_the_new_holders(registry: Registry) -> None:
     registry.enrollments.enroll("D", "pat-a", day(1), actor="ops", role="admin", created=day(1))
     registry.enrollments.enroll("D", "pat-b", day(4), actor="ops", role="admin", created=day(4))
-    registry.rejects.keep([], [(held("q-last", "D", day(4) - timedelta(milliseconds=1)), "x")])
-    registry.rejects.keep([], [(held("q-handover", "D", day(4)), "x")])
+    registry.rejects.keep(
+        [], [(quarantined_reading("q-last", "D", day(4) - timedelta(milliseconds=1)), "x")]
+    )
+    registry.rejects.keep([], [(quarantined_reading("q-handover", "D", day(4)), "x")])
     assert quarantined(registry.gdpr.export("pat-a")) == {"q-last"}
     assert quarantined(registry.gdpr.export("pat-b")) == {"q-handover"}

@@ -271,7 +271,7 @@ def test_vendor_json_and_gateway_frames_are_decoded_through_the_catalog(
     acks: list[dict[str, Any]] = []
     client.on_message = lambda _c, _u, msg: acks.append(json.loads(msg.payload))
     client.subscribe("hs/v1/gateways/gw-1/acks", qos=1)
-    # The acme-bp-wifi shape (tests/fixtures/catalog/acme-bp-wifi.json), taken a year ago: a
+    # The acme-bp-wifi shape (tests/fixtures/profiles/acme-bp-wifi.json), taken a year ago: a
     # record that is old but whose clock is right keeps its own date.
     a_year_ago = NOW - timedelta(days=365)
     vendor = {

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.ratelimit import TokenBuckets
 from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings, Settings
 from hub.core.batch import Incoming
@@ -477,6 +478,9 @@ def test_size_type_and_rate_limits(client: TestClient, world: dict[str, Any]) ->
     assert push(client, big).status_code == 413
     assert push(client, b"<xml/>", media="application/xml").status_code == 415
     assert push(client, b"not json").json()["type"] == "/problems/invalid-document"
+    # The configured burst, refilled too slowly to matter: at the default 10 per second, a
+    # machine slower than 20 ms a request (loaded, or measuring coverage) never ran dry.
+    hub.ingest_buckets = TokenBuckets(rate=0.001, burst=hub.settings.api.ingest_burst)
     statuses = [
         push(
             client, {"readings": [reading(120)]}, headers=auth(Role.DEVICE_MAKER, "burst")

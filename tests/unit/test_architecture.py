@@ -5,7 +5,7 @@ Rooms and what each may import (besides the standard library and itself):
 =========================  =================================================================
 ``device_profiles``        nothing else (standard library only)
 ``hub.core``               ``device_profiles``, numpy
-``hub.config``             pydantic, pydantic-settings
+``hub.config``             pydantic, pydantic-settings, ``hub.core.identity`` (the id syntax)
 ``hub.adapters``           ``hub.core``, ``hub.config``, ``device_profiles``, third parties
 ``hub.services``           ``hub.core``, ``hub.config``, ``hub.adapters``, ``device_profiles``
 ``hub.runtime``            anything
@@ -35,7 +35,7 @@ FIRST_PARTY = frozenset(PACKAGES)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "device_profiles": (),
     "hub.core": ("device_profiles",),
-    "hub.config": (),
+    "hub.config": ("hub.core.identity",),  # the one id syntax (standard library only)
     "hub.adapters": ("hub.core", "hub.config", "device_profiles"),
     "hub.services": ("hub.core", "hub.config", "hub.adapters", "device_profiles"),
     "hub.runtime": ("hub", "api", "device_profiles", "gateway_firmware_sim"),

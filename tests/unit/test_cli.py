@@ -1,13 +1,17 @@
-"""The `hub` command's pure subcommands: decode, profiles, token."""
+"""The `hub` command's pure subcommands (decode, profiles, token), and its list of commands:
+the same in ``hub --help``, the module's docstring and the README's table."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 from pathlib import Path
 
 import jwt
 import pytest
 
+from hub.runtime import cli
 from hub.runtime.cli import main
 
 # Blood Pressure Measurement 0x2A35 (GATT Specification Supplement, §3.31): flags 0x1E
@@ -50,7 +54,7 @@ def test_decode_refuses_bad_input_with_the_reason(
 def test_profiles_check_reports_every_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = Path("device_profiles/catalog/acme-bp-wifi.toml")
+    good = Path("device_profiles/profiles/acme-bp-wifi.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text('id = "x"\ntransport = "carrier-pigeon"\n')
     assert main(["profiles", "check", str(good)]) == 0
@@ -80,3 +84,35 @@ def test_reports_run_refuses_a_period_that_is_not_a_week_or_a_month(
 ) -> None:
     assert main(["reports", "run", "--period", period]) == 2
     assert reason in capsys.readouterr().err
+
+
+def _subcommands() -> list[tuple[str, str]]:
+    """(name, help) of every subcommand, in the order ``hub --help`` lists them."""
+    parser = cli._parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return [(choice.dest, choice.help or "") for choice in commands._choices_actions]
+
+
+def _readme_commands() -> list[tuple[str, str]]:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    section = readme.read_text().partition("### `hub` commands\n")[2].partition("\n#")[0]
+    return re.findall(r"^\| `hub ([a-z-]+)` \| (.+?) \|$", section, flags=re.MULTILINE)
+
+
+def test_the_readme_table_of_commands_is_what_hub_help_lists() -> None:
+    assert _readme_commands() == _subcommands()
+
+
+def test_the_cli_module_docstring_lists_the_same_commands() -> None:
+    listed = re.findall(r"^    hub (\S+) +(.+)$", cli.__doc__ or "", flags=re.MULTILINE)
+    assert listed == _subcommands()
+
+
+def test_every_subcommand_has_a_one_line_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for name, text in _subcommands():
+        assert text and "\n" not in text, name
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = " ".join(capsys.readouterr().out.split())
+    for _, text in _subcommands():
+        assert text in printed

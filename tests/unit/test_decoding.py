@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from device_profiles.blood_pressure import BloodPressureRecord, BpStatus, encode_blood_pressure
-from device_profiles.catalog import load_catalog
+from device_profiles.catalog import Catalog, load_catalog, load_profile_text
 from device_profiles.cgm import (
     CgmRecord,
     CgmSessionStartTime,
@@ -33,12 +33,21 @@ from device_profiles.glucose import (
     encode_glucose_measurement,
 )
 from device_profiles.heart_rate import HeartRateRecord, encode_heart_rate
-from hub.core.decoding import MessageDecoder
+from device_profiles.measurement import Special
+from hub.core.decoding import Decoded, MessageDecoder
 from hub.core.model import Source
-from hub.core.pipeline import Accepted, Enrollment, Policy, process_upload
+from hub.core.pipeline import (
+    Accepted,
+    Enrollment,
+    Outcome,
+    Policy,
+    Rejected,
+    RejectKind,
+    process_upload,
+)
 from hub.core.wire import parse_topic
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "catalog"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "profiles"
 CATALOG = load_catalog()
 DECODER = MessageDecoder(CATALOG, Policy(), max_payload_bytes=256 * 1024)
 PARIS = timezone(timedelta(hours=1))
@@ -278,3 +287,132 @@ def test_bad_frames_name_the_field(frame: dict[str, object], field: str, reason:
     [error] = decoded.errors
     assert error.error.field == f"frames[0].{field}"
     assert reason in error.error.reason
+
+
+# --- catalog quirks ---------------------------------------------------------------------------
+
+
+def judge(decoded: Decoded) -> list[Outcome]:
+    """The pipeline's outcome for every item of a decoded gateway message."""
+    return process_upload(
+        [m for _, m in decoded.items],
+        device_id=decoded.device_id,
+        source=decoded.source,
+        receive_time=RECEIVED,
+        enrollments=[Enrollment(decoded.device_id, "pat-1", datetime(2026, 1, 1, tzinfo=UTC))],
+        policy=decoded.policy,
+        clocks=decoded.clocks,
+        reference_time=decoded.reference_time,
+    )
+
+
+def test_a_reserved_sfloat_is_no_value_on_every_model_never_a_decode_error() -> None:
+    """The reserved SFLOAT (0x0801) where a pressure should be decodes as a special value
+    and the pipeline refuses it as no value, like NaN — for every model, which is why the
+    catalog has no per-model quirk for it."""
+    record = BloodPressureRecord(
+        systolic=Special.RESERVED,
+        diastolic=Decimal(81),
+        mean_arterial=Decimal(95),
+        timestamp=GattDateTime(2026, 11, 28, 9, 0, 2),
+    )
+    decoded = decode(
+        "hs/v1/gateways/gw-1/frames",
+        frames_message("generic-ble-blood-pressure", ("2A35", encode_blood_pressure(record))),
+    )
+    assert decoded.errors == []
+    outcomes = dict(zip((m.metric for _, m in decoded.items), judge(decoded), strict=True))
+    systolic = outcomes["systolic_bp"]
+    assert isinstance(systolic, Rejected) and systolic.kind is RejectKind.NO_VALUE
+    assert isinstance(outcomes["diastolic_bp"], Accepted)
+
+
+def quirky_decoder(profile_text: str) -> MessageDecoder:
+    """A decoder whose catalog is the shipped one plus one profile."""
+    extra = load_profile_text(profile_text, "quirky.toml")
+    catalog = Catalog([*CATALOG.values(), extra])
+    return MessageDecoder(catalog, Policy(), max_payload_bytes=256 * 1024)
+
+
+SCALE_0_05 = """
+id = "coarse-scale"
+manufacturer = "Example"
+model = "counts in 50 g steps"
+transport = "ble-gatt"
+[ble]
+services = ["181D"]
+characteristics = ["2A9D"]
+[quirks]
+kg_resolution_override = 0.05
+"""
+
+
+def test_kg_resolution_override_scales_the_weight_with_the_profiles_resolution() -> None:
+    # The scale means 72.40 kg and sends the count of its own 0.05 kg steps: 1448.
+    frame = ("2A9D", bytes.fromhex("00") + (1448).to_bytes(2, "little"))
+    standard = decode(
+        "hs/v1/gateways/gw-1/frames", frames_message("generic-ble-weight-scale", frame)
+    )
+    [(_, as_sent)] = standard.items
+    assert as_sent.value == Decimal("7.240")  # read at the standard's 0.005 kg per step
+    coarse = quirky_decoder(SCALE_0_05).decode(
+        parse_topic("hs/v1/gateways/gw-1/frames"),
+        frames_message("coarse-scale", frame),
+        RECEIVED,
+    )
+    [(_, weight)] = coarse.items
+    assert (weight.metric, weight.value, weight.unit) == ("weight", Decimal("72.40"), "kg")
+
+
+STRAP_TWICE = """
+id = "echo-strap"
+manufacturer = "Example"
+model = "notifies every value twice"
+transport = "ble-gatt"
+[ble]
+services = ["180D"]
+characteristics = ["2A37"]
+[quirks]
+duplicate_notifications = true
+"""
+
+
+def strap_message(profile: str, *rates: int) -> bytes:
+    """Heart-rate frames (no device time), each received 40 ms after the one before."""
+    return json.dumps(
+        {
+            "gateway_time": "2026-11-28T09:00:05+01:00",
+            "device": {"id": "hr-1", "address": "C0:26:DA:01:02:04", "profile": profile},
+            "frames": [
+                {
+                    "seq": i,
+                    "uuid": "2A37",
+                    "data": encode_heart_rate(HeartRateRecord(heart_rate=rate)).hex(),
+                    "time": f"2026-11-28T09:00:04.{40 * i:03d}+01:00",
+                }
+                for i, rate in enumerate(rates)
+            ],
+        }
+    ).encode()
+
+
+def test_duplicate_notifications_drops_the_echo_within_an_upload() -> None:
+    # Without a device time each frame is dated by its receive time: an echo left in would
+    # be a second reading.
+    topic = parse_topic("hs/v1/gateways/gw-1/frames")
+    plain = DECODER.decode(topic, strap_message("generic-ble-heart-rate", 72, 72, 75, 75), RECEIVED)
+    assert [m.value for _, m in plain.items] == [72, 72, 75, 75]
+    assert len({o.reading.reading_id for o in judge(plain) if isinstance(o, Accepted)}) == 4
+
+    echoing = quirky_decoder(STRAP_TWICE)
+    decoded = echoing.decode(topic, strap_message("echo-strap", 72, 72, 75, 75), RECEIVED)
+    assert [(i, m.value) for i, m in decoded.items] == [(0, 72), (2, 75)]
+    assert decoded.frame_seqs == (0, 1, 2, 3)  # the echoes are acknowledged all the same
+    # The same value measured again is a new notification, itself echoed: kept once.
+    again = echoing.decode(topic, strap_message("echo-strap", 72, 72, 72, 72), RECEIVED)
+    assert [i for i, _ in again.items] == [0, 2]
+
+
+def test_a_profiles_sequence_resets_quirk_reaches_the_pipelines_policy() -> None:
+    assert DECODER.policy_for("glucocloud-meter").sequence_resets  # its counter restarts
+    assert not DECODER.policy_for("nimbus-scale").sequence_resets

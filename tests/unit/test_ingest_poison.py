@@ -61,7 +61,7 @@ def test_one_poison_message_is_dead_lettered_and_the_rest_are_committed(
     report = ingestor.ingest(batch)
     assert report.messages == 16
     assert report.dead_letter_kinds == {"hub-error": 1}
-    assert report.quarantined == 15  # meter-1 is not enrolled: held, not lost
+    assert report.quarantined == 15  # meter-1 is not enrolled: quarantined, not lost
     rejected = [item for item in report.items if item.fate is ItemFate.REJECTED]
     assert [(item.message, item.index) for item in rejected] == [(11, None)]
     assert rejected[0].reason is not None and "KeyError" in rejected[0].reason

@@ -68,3 +68,18 @@ def test_configure_logging_installs_the_chosen_format(monkeypatch: pytest.Monkey
     (handler,) = root.handlers
     assert isinstance(handler.formatter, JsonFormatter)
     assert root.level == logging.INFO
+
+
+@pytest.mark.parametrize(
+    ("level", "alembic"), [("INFO", logging.WARNING), ("DEBUG", logging.DEBUG)]
+)
+def test_alembic_says_warnings_and_errors_only_unless_the_hub_logs_at_debug(
+    monkeypatch: pytest.MonkeyPatch, level: str, alembic: int
+) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr(logging.getLogger("alembic"), "level", logging.NOTSET)
+    configure_logging(level, "text")
+    # Every hub process upgrades the registry at start: Alembic's INFO lines would be noise.
+    assert logging.getLogger("alembic.runtime.migration").getEffectiveLevel() == alembic

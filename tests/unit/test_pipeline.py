@@ -266,6 +266,28 @@ def test_a_model_with_an_unreliable_clock_is_flagged_unless_the_upload_measured_
     assert isinstance(verified, Accepted) and verified.reading.flags == ()
 
 
+def test_a_restarted_sequence_counter_is_not_taken_for_a_resend() -> None:
+    """sequence_resets: record 5 without a device time, sent again a week later after a power
+    cycle, is a new reading; without the quirk its identity rests on the number alone."""
+    untimed = measure(time=None, sequence=5)
+
+    def identity(policy: Policy, received: datetime) -> str:
+        outcome = run(untimed, policy=policy, receive_time=received)
+        assert isinstance(outcome, Accepted)
+        return outcome.reading.reading_id
+
+    week_later = NOW + timedelta(days=7)
+    resets = Policy(sequence_resets=True)
+    assert identity(Policy(), NOW) == identity(Policy(), week_later)  # one reading, or a resend
+    assert identity(resets, NOW) != identity(resets, week_later)  # two readings
+    assert identity(resets, NOW) == identity(resets, NOW)  # still deterministic
+    # With a device time the time tells records apart: the quirk changes no identity.
+    timed = measure(sequence=5)
+    kept = [run(timed, policy=p) for p in (Policy(), resets)]
+    assert all(isinstance(o, Accepted) for o in kept)
+    assert len({o.reading.reading_id for o in kept if isinstance(o, Accepted)}) == 1
+
+
 def test_identity_is_deterministic_and_from_device_facts_only() -> None:
     base = {
         "device_id": "d",

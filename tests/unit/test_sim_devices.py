@@ -13,6 +13,7 @@ import pytest
 from device_profiles import uuids
 from device_profiles.catalog import load_catalog
 from device_profiles.cgm import CgmSessionStartTime
+from device_profiles.codecs import decode_characteristic, parse_characteristic
 from device_profiles.glucose import GlucoseContext, Meal, join_glucose_context
 from device_profiles.json_mapping import decode_json
 from device_profiles.racp import (
@@ -25,7 +26,6 @@ from device_profiles.racp import (
     ResponseCodeResponse,
     encode_racp_request,
 )
-from device_profiles.registry import decode_characteristic, parse_characteristic
 from gateway_firmware_sim.devices.base import BleDevice, DeviceClock, Notification
 from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from gateway_firmware_sim.devices.cuff import BloodPressureCuff

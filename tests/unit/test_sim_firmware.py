@@ -11,8 +11,8 @@ import pytest
 
 from device_profiles import uuids
 from device_profiles.catalog import load_catalog
+from device_profiles.codecs import parse_characteristic
 from device_profiles.errors import DecodeError
-from device_profiles.registry import parse_characteristic
 from gateway_firmware_sim.devices.base import BleDevice, DeviceClock
 from gateway_firmware_sim.devices.cgm import ContinuousGlucoseMonitor
 from gateway_firmware_sim.devices.cuff import BloodPressureCuff

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device_profiles.errors import DecodeError
+from hub.config import SAFE_ID
+from hub.core.identity import ANCHORED_ID_PATTERN, ID_PATTERN
 from hub.core.wire import (
     TopicKind,
     WireError,
@@ -170,3 +174,17 @@ def test_random_reading_shapes_only_ever_raise_decode_error(item: dict[str, obje
     except DecodeError:
         return
     assert len(parsed.measurements) == 1
+
+
+def test_one_identifier_syntax_everywhere() -> None:
+    """Settings, the wire contract and the broker bootstrap accept the same ids. The
+    bootstrap script runs without the hub installed, so it keeps a copy: it must agree."""
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "bootstrap", root / "deploy" / "mosquitto" / "dynsec" / "bootstrap.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bootstrap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bootstrap)
+    assert bootstrap.SAFE_NAME.pattern == ID_PATTERN
+    assert SAFE_ID == ANCHORED_ID_PATTERN == f"^{ID_PATTERN}$"

@@ -33,7 +33,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SAFE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # hub/config.py SAFE_ID
+# A copy of hub.core.identity.ID_PATTERN: this script runs alone, without the hub installed
+# (tests/unit/test_wire.py checks that the two agree).
+SAFE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 MIN_PASSWORD_CHARS = 16
 # PBKDF2-HMAC-SHA512 as the plugin verifies it; more iterations than the plugin's own 101
 # for these operator-chosen passwords (the hub's generated ones have 256 random bits).

@@ -146,7 +146,7 @@ class Rejects:
     def keep(
         self,
         dead: Sequence[DeadLetter],
-        held: Sequence[tuple[Reading, str]],
+        quarantined: Sequence[tuple[Reading, str]],
         audits: Sequence[AuditEvent] = (),
     ) -> KeptRejects:
         """Durably keep dead letters, quarantined readings and audit events, in one commit.
@@ -155,7 +155,7 @@ class Rejects:
         after a store failure may append a refusal twice: an audit trail may over-report,
         never under-report). Dead letters stay within :class:`DeadLetterLimits`.
         """
-        if not dead and not held and not audits:
+        if not dead and not quarantined and not audits:
             return KeptRejects()
         evicted = 0
         limits = self.limits
@@ -168,7 +168,7 @@ class Rejects:
                     [_dead_letter_row(d, limits.max_item_bytes) for d in dead],
                 )
                 evicted = _evict_oldest_dead_letters(conn, limits.max_rows)
-            if held:
+            if quarantined:
                 conn.execute(
                     self.db.insert_ignoring_duplicates(schema.quarantine),
                     [
@@ -180,7 +180,7 @@ class Rejects:
                             "reason": reason,
                             "reading": json.dumps(reading_to_json(r)),
                         }
-                        for r, reason in held
+                        for r, reason in quarantined
                     ],
                 )
         return KeptRejects(evicted)
@@ -221,8 +221,8 @@ class Rejects:
         """How many dead letters and quarantined readings are kept (also: the registry
         answers)."""
         with self.db.read("counts") as conn:
-            dead, held = (
+            dead, quarantine = (
                 int(conn.execute(select(func.count()).select_from(table)).scalar_one())
                 for table in (schema.dead_letters, schema.quarantine)
             )
-        return RejectCounts(dead_letters=dead, quarantine=held)
+        return RejectCounts(dead_letters=dead, quarantine=quarantine)

@@ -4,7 +4,8 @@ The test fixtures (``tests/fixtures/influxdb.py``) and the store benchmark (``be
 both start one with :func:`start_influxd`. Everything the server writes lives under the
 directory it is given: the generated config file sets the meta, data and WAL directories, the
 HTTP and RPC bind addresses, and turns off usage reporting and the ``_internal`` monitor
-database. Debian's ``influxdb`` package (1.6.7, FIELD-NOTES) serves the v1 API only.
+database. Debian's ``influxdb`` package (1.6.7, the one the tests install) serves the v1
+API only.
 
 The WAL is fsynced on every write (``wal-fsync-delay = "0s"``, the default, written out here
 because the store's durability promise depends on it).

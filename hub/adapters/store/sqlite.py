@@ -36,8 +36,8 @@ Durability: WAL journal with ``synchronous=FULL``. In WAL mode ``NORMAL`` surviv
 crash but may lose the last transactions on power loss (the WAL is only synced at checkpoints);
 since the bridge acknowledges a batch as soon as ``write_batch`` returns, the commit must be on
 the disk first, so each commit syncs the WAL. One commit per batch keeps that affordable:
-FIELD-NOTES measured 6k commits/s with ``FULL``; at hundreds or thousands of readings per
-commit the sync is noise (docs/performance.md).
+about 6,000 commits/s with ``FULL`` were measured on the development machine; at hundreds or
+thousands of readings per commit the sync is noise (docs/performance.md).
 
 Concurrency: one connection per thread (SQLite connections are not shared across threads);
 WAL lets API readers run while the bridge writes (a reader sees whole batches, never half of

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from device_profiles.strict_json import kind_of
 from hub.core.fhir import codes
-from hub.core.wire import WireError, json_type, parse_time
+from hub.core.wire import WireError, parse_time
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _COARSE = re.compile(r"[0-9]{4}(?:-[0-9]{2})?")
@@ -22,7 +23,7 @@ _COARSE = re.compile(r"[0-9]{4}(?:-[0-9]{2})?")
 
 def obj(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise WireError(f"expected an object, got {json_type(value)}", field=field)
+        raise WireError(f"expected an object, got {kind_of(value)}", field=field)
     return value
 
 
@@ -30,13 +31,13 @@ def array(value: Any, field: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise WireError(f"expected an array, got {json_type(value)}", field=field)
+        raise WireError(f"expected an array, got {kind_of(value)}", field=field)
     return value
 
 
 def text(value: Any, field: str, *, max_length: int = 256) -> str:
     if not isinstance(value, str) or not value:
-        raise WireError(f"expected a non-empty string, got {json_type(value)}", field=field)
+        raise WireError(f"expected a non-empty string, got {kind_of(value)}", field=field)
     if len(value) > max_length:
         raise WireError(f"longer than {max_length} characters", field=field)
     return value
@@ -62,7 +63,7 @@ def quantity(value: Any, field: str) -> tuple[Decimal, str]:
     q = obj(value, field)
     number = q.get("value")
     if isinstance(number, bool) or not isinstance(number, int | Decimal):
-        raise WireError(f"expected a number, got {json_type(number)}", field=f"{field}.value")
+        raise WireError(f"expected a number, got {kind_of(number)}", field=f"{field}.value")
     if not Decimal(number).is_finite():
         raise WireError("value must be finite", field=f"{field}.value")
     system = q.get("system")

@@ -2,7 +2,7 @@
 
 Tables, not branches. Sources:
 
-* IEEE 11073-10101 nomenclature (system ``urn:iso:std:iso:11073:10101``, code =
+* IEEE 11073-10101 nomenclature (system :data:`MDC`, code =
   partition * 65536 + term code), as the HL7 Personal Health Device (PHD) IG uses it
   ("MDC Nomenclature codes"); the hub's own metric codes come from
   ``device_profiles.vocabulary`` and are not repeated here — this module adds the *aliases*
@@ -31,17 +31,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from device_profiles.vocabulary import METRICS
+from device_profiles.vocabulary import LOINC_SYSTEM, MDC_SYSTEM, METRICS, UCUM_SYSTEM
 
-MDC = "urn:iso:std:iso:11073:10101"
-LOINC = "http://loinc.org"
+# The vocabulary's code systems, under the short names the tables below use.
+MDC = MDC_SYSTEM
+LOINC = LOINC_SYSTEM
+UCUM = UCUM_SYSTEM
 # The ANS terminology server's URL for LOINC (ANS value sets JDV-J154, JDV-J157).
 LOINC_ANS = "https://mos.esante.gouv.fr/NOS/TRE_A04-Loinc/FHIR/TRE-A04-Loinc"
 TAASIP = "https://mos.esante.gouv.fr/NOS/TRE_R308-TAASIP/FHIR/TRE-R308-TAASIP"
 CLADIMED = "https://mos.esante.gouv.fr/NOS/TRE_R306-CLADIMED/FHIR/TRE-R306-CLADIMED"
 NCIT = "https://mos.esante.gouv.fr/NOS/TRE_R307-NCIT/FHIR/TRE-R307-NCIT"
 CISP2 = "https://mos.esante.gouv.fr/NOS/TRE_R313-CISP2/FHIR/TRE-R313-CISP2"
-UCUM = "http://unitsofmeasure.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 PHD_CATEGORY = "http://hl7.org/fhir/uv/phd/CodeSystem/PhdObservationCategories"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"

@@ -27,12 +27,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from device_profiles.strict_json import kind_of
 from hub.core.fhir import codes
 from hub.core.fhir._bundle import BundleIndex, SubjectKind
 from hub.core.fhir._values import When, array, codings, effective, mdc_codes, obj, quantity
 from hub.core.identity import canonical_decimal
 from hub.core.timekeeping import ClockMethod, ClockReading
-from hub.core.wire import WireError, json_type
+from hub.core.wire import WireError
 
 _FINAL = frozenset({"final", "amended", "corrected"})
 _VALUE_KEYS = (
@@ -429,4 +430,4 @@ def _value_text(resource: dict[str, Any]) -> str:
             return str(resource[key])
     if "dataAbsentReason" in resource:
         return _absent(resource["dataAbsentReason"])
-    return f"value of type {json_type(resource.get('value'))}"
+    return f"value of type {kind_of(resource.get('value'))}"

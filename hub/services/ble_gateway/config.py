@@ -30,9 +30,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from device_profiles.catalog import Catalog
+from hub.core.identity import ANCHORED_ID_PATTERN
 from hub.core.wire import WireError, check_zone
 
-_ID = r"^[A-Za-z0-9._:-]{1,128}$"
+_ID = ANCHORED_ID_PATTERN
 _ADDRESS = r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$"
 
 

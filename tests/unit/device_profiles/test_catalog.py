@@ -22,8 +22,9 @@ from device_profiles.catalog import (
 )
 from device_profiles.errors import ProfileError
 from device_profiles.uuids import CHARACTERISTICS
+from device_profiles.vocabulary import METRICS
 
-CATALOG_DIR = Path(catalog_module.__file__).with_name("catalog")
+CATALOG_DIR = Path(catalog_module.__file__).with_name(catalog_module.PROFILES_DIRECTORY)
 SHIPPED_FILES = sorted(CATALOG_DIR.glob("*.toml"))
 
 # Profile id -> (service, characteristics) each generic BLE profile must declare.
@@ -161,6 +162,16 @@ def test_metric_limits_classify_canonical_values() -> None:
     assert limits.is_critical(Decimal(53))
     assert limits.is_critical(Decimal(251))
     assert not limits.is_critical(Decimal(54))
+
+
+def test_a_side_the_profile_leaves_unset_falls_back_to_the_vocabulary() -> None:
+    glucose = METRICS["glucose"]  # vocabulary: critical below 54, above 400 mg/dL
+    only_high = MetricLimits("glucose", Decimal(20), Decimal(600), critical_high=Decimal(250))
+
+    assert only_high.critical_flag(Decimal(300)) == "critical-high"
+    assert only_high.critical_flag(Decimal(50)) is None
+    assert only_high.critical_flag(Decimal(50), fallback=glucose) == "critical-low"
+    assert only_high.critical_flag(Decimal(300), fallback=glucose) == "critical-high"
 
 
 def test_duplicate_ids_in_a_directory_are_reported(tmp_path: Path) -> None:
@@ -328,8 +339,8 @@ PROBLEM_CASES = [
     ),
     (
         "quirk for another transport",
-        MQTT_HEAD + MQTT_SECTION + "[quirks]\nsfloat_reserved_as_nan = true\n",
-        "quirks.sfloat_reserved_as_nan",
+        MQTT_HEAD + MQTT_SECTION + "[quirks]\nduplicate_notifications = true\n",
+        "quirks.duplicate_notifications",
         "does not apply to a mqtt-json profile",
     ),
     (

@@ -16,7 +16,9 @@ from device_profiles.errors import ProfileError
 
 SHIPPED = [
     path.read_text(encoding="utf-8")
-    for path in sorted(Path(catalog_module.__file__).with_name("catalog").glob("*.toml"))
+    for path in sorted(
+        Path(catalog_module.__file__).with_name(catalog_module.PROFILES_DIRECTORY).glob("*.toml")
+    )
 ]
 # Fragments that are valid TOML on their own line, many of them wrong for the schema.
 LINES = st.sampled_from(

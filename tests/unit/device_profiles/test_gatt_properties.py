@@ -36,9 +36,9 @@ from device_profiles import (
     thermometer,
     weight,
 )
+from device_profiles.codecs import CODECS
 from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
-from device_profiles.registry import CODECS
 from device_profiles.vocabulary import METRICS
 
 
@@ -195,6 +195,7 @@ def obeys_the_wire_contract(case: Case, data: bytes) -> None:
     check_measurements(case, record)
 
 
+@pytest.mark.property_based
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_round_trip_over_the_valid_domain(case: Case) -> None:
     @settings(max_examples=ROUND_TRIP_EXAMPLES)

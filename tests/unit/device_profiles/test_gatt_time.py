@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device_profiles._reader import Reader, Writer, enum_value, reject_reserved
+from device_profiles._bytes import Reader, Writer, enum_value, reject_reserved
 from device_profiles.errors import DecodeError, EncodeError
 from device_profiles.gatt_time import (
     AdjustReason,

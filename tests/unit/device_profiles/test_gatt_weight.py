@@ -29,6 +29,7 @@ from device_profiles.weight import (
     parse_body_composition,
     parse_weight_measurement,
     parse_weight_scale_feature,
+    with_kg_resolution,
 )
 
 # flags 0x0E: time stamp, user id, BMI + height (SI); 69.600 kg (13920 x 0.005);
@@ -173,3 +174,16 @@ def test_body_composition_imperial_masses() -> None:
 def test_malformed_body_composition_is_decode_error(data: bytes, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         decode_body_composition(data)
+
+
+def test_a_scale_counting_in_its_own_resolution_is_read_with_it() -> None:
+    """kg_resolution_override: the raw count times the scale's kg per step; only kg values."""
+    weight, bmi, height = decode_weight_measurement(SI_FULL)  # raw 13920: 69.600 kg at 0.005
+    assert str(with_kg_resolution(weight, Decimal("0.05")).value) == "696.00"
+    assert str(with_kg_resolution(weight, Decimal("0.005")).value) == "69.600"
+    assert with_kg_resolution(bmi, Decimal("0.05")) == bmi
+    assert with_kg_resolution(height, Decimal("0.05")) == height
+    imperial, _, _ = decode_weight_measurement(bytes.fromhex("09 F13B F200 A102"))
+    assert with_kg_resolution(imperial, Decimal("0.05")) == imperial
+    (unsuccessful,) = decode_weight_measurement(bytes.fromhex("00 FFFF"))
+    assert with_kg_resolution(unsuccessful, Decimal("0.05")) == unsuccessful

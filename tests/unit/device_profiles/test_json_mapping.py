@@ -3,6 +3,7 @@ give a DecodeError naming the offending path; one bad record never drops the goo
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from device_profiles import json_mapping
 from device_profiles.catalog import DeviceProfile, load_catalog, load_profile_text
 from device_profiles.errors import DecodeError
 from device_profiles.json_mapping import (
@@ -23,7 +25,7 @@ from device_profiles.json_mapping import (
 )
 from device_profiles.measurement import Measurement
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "catalog"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "profiles"
 CATALOG = load_catalog()
 ACME = CATALOG["acme-bp-wifi"]
 GLUCOCLOUD = CATALOG["glucocloud-meter"]
@@ -251,7 +253,7 @@ def test_a_mapping_without_time_gives_measurements_without_time() -> None:
         ('"2026-11-28x08:00"', "has no time of day"),
         ('"28/11/2026 08:00"', "not an ISO-8601 date-time"),
         ('"2026-11-28T23:59:60Z"', "not an ISO-8601 date-time"),
-        ("1764316800", "expected ISO-8601 time as a string, got a number"),
+        ("1764316800", "expected ISO-8601 time as a string, got an integer"),
         ('"' + "2026-11-28T08:00:00" + "0" * 100 + '"', "is longer than 64"),
     ],
 )
@@ -466,7 +468,7 @@ HOSTILE = [
         ACME,
         b'{"ts": 1764316800, "sys": 120, "dia": 80, "unit": 7}',
         "$.unit",
-        "expected unit as a string, got a number",
+        "expected unit as a string, got an integer",
     ),
     ("top-level array", ACME, b"[1, 2]", "$", "expected an object to look up 'sys'"),
     ("top-level number", ACME, b"42", "$", "expected an object to look up 'sys'"),
@@ -699,3 +701,14 @@ unit = "%"
 
     assert [m.value for m in result.measurements] == [Decimal(97), Decimal(98)]
     assert [(e.index, e.error.field) for e in result.errors] == [(2, "$.2.v")]
+
+
+def test_the_json_mapping_never_imports_the_catalog() -> None:
+    """The catalog imports the mapping's types and its section check, never the reverse:
+    decode_json takes any JsonProfile, so the two modules form no import cycle."""
+    tree = ast.parse(Path(json_mapping.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
+    }
+    assert "device_profiles.catalog" not in imported

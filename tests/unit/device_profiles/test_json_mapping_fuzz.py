@@ -21,7 +21,7 @@ from device_profiles.errors import DecodeError
 from device_profiles.json_mapping import JsonDecodeResult, RecordError, decode_json
 from device_profiles.vocabulary import METRICS
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "catalog"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "profiles"
 MQTT_PROFILES = load_catalog().by_transport("mqtt-json")
 SAMPLES = {p.id: (FIXTURES / f"{p.id}.json").read_bytes() for p in MQTT_PROFILES}
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device_profiles.errors import DecodeError
-from device_profiles.strict_json import JsonValue, loads
+from device_profiles.strict_json import JsonValue, kind_of, loads
 
 LIMIT = 64 * 1024
 
@@ -119,3 +119,20 @@ def test_arbitrary_bytes_give_a_document_or_a_decode_error(data: bytes) -> None:
     if problem is not None:
         assert problem.reason
         assert problem.field is not None and problem.field.startswith("$")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (None, "null"),
+        (True, "a boolean"),
+        (7, "an integer"),
+        (Decimal("7.5"), "a number"),
+        ("7", "a string"),
+        ([7], "an array"),
+        ({"a": 7}, "an object"),
+    ],
+)
+def test_one_naming_of_values_for_every_message(value: JsonValue, kind: str) -> None:
+    assert kind_of(value) == kind
+    assert kind_of({}, mapping="a table") == "a table"  # the catalog's TOML word

@@ -1,5 +1,7 @@
-"""The validators themselves: they catch what the issue found wrong, and the two waived
-medplum defects are defects (the R4 specification's own examples trip them)."""
+"""The validators themselves: they catch the mistakes the hub's FHIR output once made (a
+``total`` on a collection Bundle, an id with an underscore, an AuditEvent without a source, a
+vital sign coded by text alone), and the two waived medplum defects are defects (the R4
+specification's own examples trip them)."""
 
 from __future__ import annotations
 
@@ -157,7 +159,7 @@ def test_a_waiver_does_not_hide_a_real_bp_error(medplum: Medplum) -> None:
     ],
     ids=["total-on-collection", "basic-id-underscore", "audit-without-source", "code-text-only"],
 )
-def test_the_validators_catch_what_main_emitted(
+def test_the_validators_catch_what_the_hub_once_emitted(
     resource: Json, medplum_says: str | None, r4b_says: str | None, medplum: Medplum
 ) -> None:
     medplum_errors = medplum.errors([resource])

@@ -20,10 +20,15 @@ and a failed step leaves the database as it was. A database made by the first re
 ``create_all`` (tables, no ``alembic_version``) is recognised and stamped first
 (``_legacy.py``). Database errors propagate as SQLAlchemy exceptions; what Alembic refuses
 becomes :class:`MigrationError`.
+
+A real upgrade is one INFO line of this module's ("registry database upgraded to revision
+0006 (from 0004)"); the hub's processes keep Alembic's own INFO chatter out of their logs
+(``hub/runtime/logs.py``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cache
 from pathlib import Path
@@ -50,6 +55,8 @@ __all__ = [
     "schema_differences",
     "upgrade",
 ]
+
+log = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
@@ -118,7 +125,8 @@ def upgrade(engine: Engine, *, to: str = "head") -> None:
     with _RUNNING, migration_transaction(engine) as conn:
         _check_known(conn)
         context = MigrationContext.configure(conn)
-        if not context.get_current_heads():
+        before = context.get_current_heads()  # under the lock: another process may be done
+        if not before:
             try:
                 legacy = recognise(conn, head=head_revision(), differences=_differences)
             except UnrecognisedSchema as err:
@@ -129,6 +137,13 @@ def upgrade(engine: Engine, *, to: str = "head") -> None:
             command.upgrade(config(conn), to)
         except (CommandError, RevisionError) as err:
             raise MigrationError(f"cannot upgrade the registry to {to}: {err}") from err
+        after = MigrationContext.configure(conn).get_current_heads()
+    if after != before:
+        log.info(
+            "registry database upgraded to revision %s (from %s)",
+            ", ".join(after),
+            ", ".join(before) or "none",
+        )
 
 
 def downgrade(engine: Engine, *, to: str) -> None:

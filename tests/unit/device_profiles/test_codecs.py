@@ -1,4 +1,4 @@
-"""The UUID -> codec table and decode_characteristic (device_profiles.registry)."""
+"""The UUID -> codec table and decode_characteristic (device_profiles.codecs)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import pytest
 
 from device_profiles import uuids
 from device_profiles.battery import BatteryLevel
-from device_profiles.errors import DecodeError
-from device_profiles.registry import (
+from device_profiles.codecs import (
     CODECS,
     MEASUREMENT_CODECS,
     codec_for,
     decode_characteristic,
     parse_characteristic,
 )
+from device_profiles.errors import DecodeError
 from device_profiles.vocabulary import METRICS
 
 BP = bytes([0x15, 0xBD, 0xF0, 0x0B, 0x00, 0x9F, 0xF0, 0x3C, 0x00, 0x12, 0x00])
