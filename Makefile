@@ -67,6 +67,7 @@ test: $(STAMP) deps-test
 # The time-sensitive suites again, with the clock of every process moved two years ahead
 # (libfaketime): no test may depend on the calendar. docs/testing.md explains the shim.
 CLOCK_AHEAD_SUITES := tests/unit/test_pipeline.py tests/unit/test_timekeeping.py \
+	tests/unit/test_provider_clocks.py \
 	tests/integration/test_slice.py tests/integration/test_fleet.py
 test-clock-ahead: $(STAMP) deps-test
 	tests/clock_ahead/run --ahead 730d $(CLOCK_AHEAD_SUITES)
