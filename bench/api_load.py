@@ -398,6 +398,7 @@ class Report:
     args: argparse.Namespace
     phases: list[Phase] = field(default_factory=list)
     total_s: float = 0.0
+    load: list[float] = field(default_factory=list)  # 1-minute load average, before each phase
 
     def of(self, mode: str) -> list[Phase]:
         return [p for p in self.phases if p.mode == mode]
@@ -413,7 +414,8 @@ class Report:
             f"command: {self.command}",
             f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python"
             f" {platform.python_version()}, SQLite {sqlite3.sqlite_version},"
-            f" {platform.system()} {platform.release()}",
+            f" {platform.system()} {platform.release()}; 1-min load average before each phase"
+            f" {min(self.load):.1f}-{max(self.load):.1f} (other work shares the machine)",
             f"store built in {self.build_s:.0f} s ({w.readings / self.build_s:,.0f} readings/s,"
             f" write_batch in batches of {a.build_batch:,}, and {len(DEVICES) * w.patients:,}"
             " enrollments); the whole run took"
@@ -580,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
                 if mode == "ingest":
                     writer = Writer(args, root, env, offset=round_number * per_phase)
                     time.sleep(1.0)  # a few commits: the writer at its pace before the load
+                report.load.append(os.getloadavg()[0])
                 seed = args.seed + 2 * round_number + (mode == "ingest")
                 profile = None
                 if args.profile is not None and round_number == 0:
