@@ -148,7 +148,7 @@ def live_writer(path: Path, rate: float, batch: int, patients: int, offset: int)
     threading.Thread(target=watch_stdin, daemon=True).start()
     population = max(patients, round(rate * CGM_STEP_MS / 1000))  # one reading / 5 min each
     stride = max(1, population // patients)
-    rng = random.Random(offset)
+    rng = random.Random()  # fresh identities each run: a kept store must not see resends
     interval = batch / rate
     commits: list[float] = []
     written, cursor, sent = 0, offset, 0
@@ -278,6 +278,7 @@ class Phase:
     server_cpu_s: float
     client_cpu_s: float
     ingest: Ingest | None = None
+    wal_mb: float = 0.0  # the store's write-ahead log after the phase
 
     def p(self, call: int, q: float) -> float:
         return float(np.percentile(np.array(self.latencies_s[call]) * 1000, q))
@@ -398,6 +399,7 @@ class Report:
     args: argparse.Namespace
     phases: list[Phase] = field(default_factory=list)
     total_s: float = 0.0
+    reused: str | None = None  # when the store was built, if an earlier run's
     load: list[float] = field(default_factory=list)  # 1-minute load average, before each phase
 
     def of(self, mode: str) -> list[Phase]:
@@ -418,8 +420,9 @@ class Report:
             f" {min(self.load):.1f}-{max(self.load):.1f} (other work shares the machine)",
             f"store built in {self.build_s:.0f} s ({w.readings / self.build_s:,.0f} readings/s,"
             f" write_batch in batches of {a.build_batch:,}, and {len(DEVICES) * w.patients:,}"
-            " enrollments); the whole run took"
-            f" {self.total_s // 60:.0f} min {self.total_s % 60:.0f} s",
+            " enrollments)"
+            + (f", reused: built {self.reused} by an earlier run" if self.reused else "")
+            + f"; this run took {self.total_s // 60:.0f} min {self.total_s % 60:.0f} s",
         ]
         if ingests:
             rates = ", ".join(f"{i.rate:,.0f}" for i in ingests)
@@ -477,6 +480,8 @@ class Report:
             f" {cpu(busy, 'server'):.0f} under ingestion; ingest writer {cpu(busy, 'writer'):.0f};"
             f" load clients {cpu(idle, 'client'):.0f} / {cpu(busy, 'client'):.0f}"
         )
+        wal = ", ".join(f"{p.mode} {p.wal_mb:.0f}" for p in self.phases)
+        lines.append(f"store write-ahead log after each phase (MB): {wal}")
         errors = sum(p.errors for p in self.phases)
         lines.append(
             "(milliseconds; medians over rounds; 1 client: p50 with one client, idle;"
@@ -501,6 +506,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest-batch", type=int, default=500, help="readings per commit")
     parser.add_argument("--build-batch", type=int, default=20_000, help="readings per commit")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="the data directory, kept (default: a temp dir); a store an earlier run built there"
+        " for the same workload is reused, its data then ending when it was built",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir afterwards")
     parser.add_argument(
         "--profile",
         type=Path,
@@ -531,18 +543,34 @@ def main(argv: list[str] | None = None) -> int:
     calls = [CALLS[c] for c in args.calls.split(",")]
     end = datetime.now(UTC).replace(microsecond=0)
     workload = Workload(args.patients, args.days, args.seed, start=end - timedelta(days=args.days))
-    root = Path(tempfile.mkdtemp(prefix="hub-bench-api-"))
+    root = args.dir or Path(tempfile.mkdtemp(prefix="hub-bench-api-"))
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = root / "bench-api.json"
     given = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "-m", "bench.api_load", *given])
-    print(
-        f"{workload.readings:,} readings into SQLite in {root}, ending {end.isoformat()}",
-        file=sys.stderr,
-    )
     server: subprocess.Popen[bytes] | None = None
     run_started = time.monotonic()
+    reused = None
     try:
-        build_s = build(root, workload, args.build_batch)
-        print(f"store built in {build_s:.0f} s", file=sys.stderr)
+        shape = {"patients": args.patients, "days": args.days, "seed": args.seed}
+        if manifest.exists():
+            built = json.loads(manifest.read_text())
+            if {k: built.get(k) for k in shape} != shape:
+                parser.error(f"{root} holds another workload: {built}")
+            workload.start = datetime.fromisoformat(built["start"])
+            build_s, reused = float(built["build_s"]), built["built"]
+            print(f"reusing the store in {root}, built {reused}", file=sys.stderr)
+        elif (root / "readings.sqlite3").exists():
+            parser.error(f"{root} holds a store this benchmark did not build")
+        else:
+            print(
+                f"{workload.readings:,} readings into SQLite in {root}, ending {end.isoformat()}",
+                file=sys.stderr,
+            )
+            build_s = build(root, workload, args.build_batch)
+            print(f"store built in {build_s:.0f} s", file=sys.stderr)
+            built = {**shape, "start": workload.start.isoformat(), "build_s": build_s}
+            manifest.write_text(json.dumps({**built, "built": end.isoformat()}))
         secret = secrets.token_urlsafe(32)
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
@@ -602,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if writer is not None:
                     phase.ingest = writer.stop()
+                wal = root / "readings.sqlite3-wal"
+                phase.wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
                 report.phases.append(phase)
                 summary = ", ".join(
                     f"{c.name} p50 {phase.p(i, 50):.1f} p99 {phase.p(i, 99):.1f} ms"
@@ -617,7 +647,9 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+        if not args.keep and args.dir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    report.reused = reused
     report.total_s = time.monotonic() - run_started
     print(report.text())
     return 0
