@@ -279,6 +279,7 @@ class Phase:
     client_cpu_s: float
     ingest: Ingest | None = None
     wal_mb: float = 0.0  # the store's write-ahead log after the phase
+    registry_wal_mb: float = 0.0  # the registry's (the audit trail's)
 
     def p(self, call: int, q: float) -> float:
         return float(np.percentile(np.array(self.latencies_s[call]) * 1000, q))
@@ -378,6 +379,14 @@ def run_phase(
         cpu_seconds(server.pid) - server_cpu,
         time.process_time() - own_cpu,
     )
+
+
+def wal_sizes(root: Path, phase: Phase) -> None:
+    def size(name: str) -> float:
+        wal = root / name
+        return wal.stat().st_size / 1e6 if wal.exists() else 0.0
+
+    phase.wal_mb, phase.registry_wal_mb = size("readings.sqlite3-wal"), size("registry.sqlite3-wal")
 
 
 def py_spy() -> str:
@@ -480,8 +489,17 @@ class Report:
             f" {cpu(busy, 'server'):.0f} under ingestion; ingest writer {cpu(busy, 'writer'):.0f};"
             f" load clients {cpu(idle, 'client'):.0f} / {cpu(busy, 'client'):.0f}"
         )
-        wal = ", ".join(f"{p.mode} {p.wal_mb:.0f}" for p in self.phases)
-        lines.append(f"store write-ahead log after each phase (MB): {wal}")
+        rates = ", ".join(f"{p.mode} {p.rate():.0f}" for p in self.phases)
+        lines.append(f"requests/s by phase: {rates}")
+        after = self.of("solo after")
+        if after:
+            drift = ", ".join(
+                f"{c.name} {pct(self.of('solo'), i, 50):.1f} -> {pct(after, i, 50):.1f}"
+                for i, c in enumerate(self.calls)
+            )
+            lines.append(f"1 client p50 before -> after the phases: {drift}")
+        wal = ", ".join(f"{p.mode} {p.wal_mb:.0f}/{p.registry_wal_mb:.0f}" for p in self.phases)
+        lines.append(f"write-ahead logs after each phase, store/registry (MB): {wal}")
         errors = sum(p.errors for p in self.phases)
         lines.append(
             "(milliseconds; medians over rounds; 1 client: p50 with one client, idle;"
@@ -601,7 +619,8 @@ def main(argv: list[str] | None = None) -> int:
         # Warm-up (not counted): connections, the server's caches, the first imports.
         run_phase("warm-up", server, port, calls, patients, args.clients, 3.0, args.seed)
         # One client alone: each call's own latency, with no queue in front of it.
-        solo = run_phase("solo", server, port, calls, patients, 1, min(args.duration, 10), 1)
+        solo_s = min(args.duration, 10)
+        solo = run_phase("solo", server, port, calls, patients, 1, solo_s, 1)
         report.phases.append(solo)
         per_phase = round(args.ingest_rate * (args.duration + 2))
         for round_number in range(args.rounds):
@@ -630,8 +649,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if writer is not None:
                     phase.ingest = writer.stop()
-                wal = root / "readings.sqlite3-wal"
-                phase.wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+                wal_sizes(root, phase)
                 report.phases.append(phase)
                 summary = ", ".join(
                     f"{c.name} p50 {phase.p(i, 50):.1f} p99 {phase.p(i, 99):.1f} ms"
@@ -643,6 +661,10 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+        # One client again: what the phases left behind (logs, caches) shows as a drift.
+        after = run_phase("solo after", server, port, calls, patients, 1, solo_s, 1)
+        wal_sizes(root, after)
+        report.phases.append(after)
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
