@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-ingest bench-store bench-trends fmt deps-test clean help
+.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-ingest bench-store bench-trends bench-api fmt deps-test clean help
 
 help:
 	@echo "make run    start the whole hub (broker, API, bridge, simulated fleet)"
 	@echo "make test   install test dependencies and run the whole test suite"
 	@echo "make check  lint, format check and type check"
 	@echo "make bench  benchmarks (ratios against a baseline measured in the same run)"
+	@echo "make bench-api  the patient page's calls at 16 clients, idle and under ingestion"
 
 # The patient page's charting library (uPlot) comes from the npm registry, pinned by
 # api/web/package-lock.json; the API serves it from api/web/node_modules (no CDN).
@@ -67,6 +68,7 @@ test: $(STAMP) deps-test
 # The time-sensitive suites again, with the clock of every process moved two years ahead
 # (libfaketime): no test may depend on the calendar. docs/testing.md explains the shim.
 CLOCK_AHEAD_SUITES := tests/unit/test_pipeline.py tests/unit/test_timekeeping.py \
+	tests/unit/test_provider_clocks.py \
 	tests/integration/test_slice.py tests/integration/test_fleet.py
 test-clock-ahead: $(STAMP) deps-test
 	tests/clock_ahead/run --ahead 730d $(CLOCK_AHEAD_SUITES)
@@ -86,7 +88,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingest bench-store bench-trends
+bench: bench-ingest bench-store bench-trends bench-api
 
 # The bridge against mosquitto_sub and a bare paho subscriber on the same backlog (ratios).
 bench-ingest: $(STAMP) deps-test
@@ -98,6 +100,10 @@ bench-store: $(STAMP) deps-test
 # The patient page's calls (trends, summaries, alerts) against the store reads they make.
 bench-trends: $(STAMP)
 	$(BIN)/python -m bench.trends $(TRENDS_ARGS)
+
+# The API server under 16 concurrent clients, idle and while a writer ingests 3,300 readings/s.
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.api_load $(BENCH_API_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.*

@@ -3,6 +3,7 @@
     python -m bench.ingest                                  # 200,000 messages, 3 rounds
     python -m bench.ingest --messages 50000 --rounds 3 --consumers paho,hub-sqlite
     make bench-ingest BENCH_ARGS="--messages 100000"
+    python -m bench.ingest --soak 600 --rate 1000            # a live bridge's memory, 10 min
 
 Every consumer drains the same backlog (``bench/workload.py``: 200,000 mixed messages from
 1,000 devices — canonical JSON, vendor JSON and raw GATT frames behind 20 gateways) from the
@@ -118,15 +119,25 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The sum of the peak resident sizes of ``pid`` and its live descendants."""
+def _memory_mb(pid: int, field: str) -> float:
+    """The sum of ``field`` (of /proc/PID/status) over ``pid`` and its live descendants."""
     total = 0.0
     for member in process_tree(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     total += int(line.split()[1]) / 1024
     return total
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The sum of the peak resident sizes of ``pid`` and its live descendants."""
+    return _memory_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The current resident size of ``pid`` and its live descendants."""
+    return _memory_mb(pid, "VmRSS")
 
 
 @dataclass
@@ -176,8 +187,9 @@ class Bench:
         if self.influx is not None:
             self.influx.stop()
 
-    def publish(self) -> float:
-        """Publish the whole stream at QoS 1 with a window of IN_FLIGHT; seconds taken."""
+    def publish(self, rate: float | None = None) -> float:
+        """Publish the whole stream at QoS 1 with a window of IN_FLIGHT (at most ``rate``
+        messages a second, if given); seconds taken."""
         window = threading.Semaphore(IN_FLIGHT)
         client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         client.max_inflight_messages_set(IN_FLIGHT + 10)
@@ -187,7 +199,11 @@ class Bench:
         client.loop_start()
         started = time.monotonic()
         infos = []
-        for message in workload.read(self.stream):
+        for number, message in enumerate(workload.read(self.stream)):
+            if rate is not None:
+                ahead = started + number / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
             window.acquire()
             infos.append(client.publish(message.topic, message.payload, qos=1))
         for info in infos[-IN_FLIGHT:]:
@@ -269,12 +285,10 @@ def _metric(port: int, name: str) -> float:
     return 0.0
 
 
-def run_hub(
-    bench: Bench, client_id: str, backend: str, workers: int, ingest_workers: int = 1
-) -> Result:
+def _hub_env(bench: Bench, client_id: str, backend: str, ingest_workers: int) -> dict[str, str]:
+    """The environment of a ``hub bridge`` under test, its data directory and registry made."""
     data = bench.root / client_id
     data.mkdir(parents=True)
-    now = datetime.now(UTC)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
         {
@@ -287,50 +301,60 @@ def run_hub(
             "HUB_MQTT__INGEST_WORKERS": str(ingest_workers),
         }
     )
-    if workers > 1:
-        env["HUB_MQTT__SHARE_GROUP"] = client_id
     if backend == "influxdb":
         assert bench.influx is not None
         database = client_id.replace("-", "_")
         bench.influx.create_database(database)
         env["HUB_STORE__INFLUX_URL"] = bench.influx.url
         env["HUB_STORE__INFLUX_DATABASE"] = database
-    _prepare_registry(f"sqlite:///{data / 'registry.sqlite3'}", now)
-    ports = [free_port() for _ in range(workers)]
+    _prepare_registry(f"sqlite:///{data / 'registry.sqlite3'}", datetime.now(UTC))
+    return env
 
-    def start() -> list[subprocess.Popen[bytes]]:
-        processes = []
-        for index, port in enumerate(ports):
-            worker_env = {
-                **env,
-                "HUB_MQTT__CLIENT_ID": f"{client_id}-{index}",
-                "HUB_MQTT__METRICS_PORT": str(port),
-            }
-            processes.append(
-                subprocess.Popen([sys.executable, "-m", "hub", "bridge"], env=worker_env)
-            )
-        return processes
+
+def _start_bridges(
+    env: dict[str, str], client_id: str, ports: list[int]
+) -> list[subprocess.Popen[bytes]]:
+    processes = []
+    for index, port in enumerate(ports):
+        worker_env = {
+            **env,
+            "HUB_MQTT__CLIENT_ID": f"{client_id}-{index}",
+            "HUB_MQTT__METRICS_PORT": str(port),
+        }
+        processes.append(subprocess.Popen([sys.executable, "-m", "hub", "bridge"], env=worker_env))
+    return processes
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str, every: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if check():
+                return
+        time.sleep(every)
+    raise RuntimeError(f"{what}: timed out")
+
+
+def run_hub(
+    bench: Bench, client_id: str, backend: str, workers: int, ingest_workers: int = 1
+) -> Result:
+    env = _hub_env(bench, client_id, backend, ingest_workers)
+    data = Path(env["HUB_DATA_DIR"])
+    if workers > 1:
+        env["HUB_MQTT__SHARE_GROUP"] = client_id
+    ports = [free_port() for _ in range(workers)]
 
     def total(name: str) -> float:
         return sum(_metric(port, name) for port in ports)
 
-    def wait(check: Callable[[], bool], timeout: float, every: float = 0.02) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                if check():
-                    return
-            time.sleep(every)
-        raise RuntimeError(f"{client_id}: timed out")
-
-    processes = start()  # subscribe once: the persistent session keeps what comes next
+    processes = _start_bridges(env, client_id, ports)  # subscribe once: the session keeps...
     for index in range(workers):
         if not wait_online("127.0.0.1", bench.port, f"{client_id}-{index}", 60):
             raise RuntimeError(f"{client_id}-{index} never came online")
     _stop(processes)
-    bench.publish()
-    processes = start()
-    wait(lambda: total("hub_messages_received_total") > 0, 120)
+    bench.publish()  # ...what comes next
+    processes = _start_bridges(env, client_id, ports)
+    _wait(lambda: total("hub_messages_received_total") > 0, 120, client_id)
     first = time.monotonic()
     cpu_start = sum(cpu_seconds(p.pid) for p in processes)
     rss = 0.0
@@ -342,7 +366,7 @@ def run_hub(
 
     # Each poll renders the bridge's whole /metrics page: 10 a second costs it little (at
     # 50 a second the exposition was 4 % of the bridge's CPU in a py-spy profile).
-    wait(drained, 3600, every=0.1)
+    _wait(drained, 3600, client_id, every=0.1)
     seconds = time.monotonic() - first
     cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_start
     _stop(processes)
@@ -351,6 +375,43 @@ def run_hub(
     name += {0: "-inline", 1: ""}.get(ingest_workers, f"-w{ingest_workers}")
     return Result(
         name, bench.messages, seconds, cpu, rss, stored, distinct, bench.expected_readings
+    )
+
+
+def soak(bench: Bench, seconds: float, rate: float, every: float = 30.0) -> None:
+    """One live bridge (SQLite, one ingest worker) fed ``rate`` messages a second for
+    ``seconds``: its resident memory (with its worker) every ``every`` seconds, then whether
+    it stored every reading once. The stream is the workload, paced; nothing is asserted."""
+    client_id = "bench-soak"
+    env = _hub_env(bench, client_id, "sqlite", 1)
+    port = free_port()
+    [bridge] = _start_bridges(env, client_id, [port])
+    if not wait_online("127.0.0.1", bench.port, f"{client_id}-0", 60):
+        raise RuntimeError("the soak's bridge never came online")
+    publisher = threading.Thread(target=bench.publish, kwargs={"rate": rate}, daemon=True)
+    started = time.monotonic()
+    publisher.start()
+    samples: list[tuple[float, float, float]] = []
+    while publisher.is_alive() and time.monotonic() - started < seconds + every:
+        time.sleep(every)
+        acked = _metric(port, "hub_messages_acknowledged_total")
+        samples.append((time.monotonic() - started, rss_mb(bridge.pid), acked))
+        at, rss, _ = samples[-1]
+        print(f"soak t={at:5.0f}s rss={rss:6.1f} MB acked={acked:,.0f}", flush=True)
+    publisher.join()
+    _wait(
+        lambda: _metric(port, "hub_messages_acknowledged_total") >= bench.messages,
+        600,
+        "the soak's drain",
+        every=0.5,
+    )
+    _stop([bridge])
+    stored, distinct = _count(Path(env["HUB_DATA_DIR"]), "sqlite", bench)
+    rss_values = [rss for _, rss, _ in samples]
+    print(
+        f"soak: {bench.messages:,} messages at {rate:,.0f}/s; bridge RSS (with its worker) "
+        f"first {rss_values[0]:.1f} MB, last {rss_values[-1]:.1f} MB, max {max(rss_values):.1f}"
+        f" MB; stored {stored:,}/{bench.expected_readings:,}, duplicates {stored - distinct}"
     )
 
 
@@ -443,7 +504,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--consumers", default=",".join(CONSUMERS))
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="SECONDS",
+        help="instead: one live bridge fed --rate messages/s for SECONDS, its RSS sampled",
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="messages/s of --soak")
     args = parser.parse_args(argv)
+    if args.soak is not None:
+        args.messages = int(args.soak * args.rate)
     consumers = [c for c in args.consumers.split(",") if c]
     if mosquitto_binary() is None:
         print("mosquitto is missing: apt-get install mosquitto mosquitto-clients", file=sys.stderr)
@@ -455,6 +525,10 @@ def main(argv: list[str] | None = None) -> int:
         count = workload.write(stream, workload.messages(args.messages, now))
         bench = Bench(root, stream, count, expected_readings(stream, now))
         bench.start_broker()
+        if args.soak is not None:
+            soak(bench, args.soak, args.rate)
+            bench.stop()
+            return 0
         if "hub-influxdb" in consumers:
             if influxd_binary() is None:
                 print("influxd is missing: apt-get install influxdb", file=sys.stderr)

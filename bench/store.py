@@ -68,6 +68,7 @@ class Workload:
     patients: int
     days: int
     seed: int = 2024
+    start: datetime = START  # when the first day begins (bench.api_load: days ending now)
 
     @property
     def readings(self) -> int:
@@ -85,8 +86,9 @@ class Workload:
         level = rng.normal(140, 25, n)
         weight = rng.normal(78, 14, n)
         pending: list[Reading] = []
+        start_ms = int(self.start.timestamp() * 1000)
         for day in range(self.days):
-            day_ms = START_MS + day * DAY_MS
+            day_ms = start_ms + day * DAY_MS
             # CGM: a mean-reverting walk per patient.
             walk = np.empty((steps, n))
             current = level + rng.normal(0, 20, n)

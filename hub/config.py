@@ -224,6 +224,9 @@ class ReportsSettings(BaseModel):
     delivery_backoff_s: float = Field(2.0, gt=0)
     delivery_backoff_cap_s: float = Field(600.0, gt=0)
     delivery_poll_s: float = Field(5.0, gt=0)
+    # ``hub reports serve``: Prometheus metrics (the filing outbox's age) on this port; 0 = off.
+    metrics_port: int = Field(9102, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     # Author of the documents: the organization operating the hub, and the hub's source OID
     # (IHE sourceId); the defaults are development values.
     organization_name: str = "Health device hub (development)"
@@ -303,6 +306,7 @@ class Settings(BaseSettings):
             "dynsec.password": self.dynsec.password,
             "store.influx_token": self.store.influx_token,
             "store.influx_password": self.store.influx_password,
+            "vault.token": self.vault.token,
             "registry.url (its password)": urlsplit(self.registry.url or "").password,
         }
         for name, value in secrets.items():

@@ -53,6 +53,7 @@ from hub.core.fhir import outbound
 from hub.core.fhir.inbound import FhirBatch, parse_fhir_bundle
 from hub.core.model import Source
 from hub.core.provider import ProviderBatch, ProviderItem, TooManyItems, parse_json_batch
+from hub.core.timekeeping import ClockMethod, ClockReading
 from hub.core.wire import ItemError, WireError
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -125,7 +126,7 @@ class _Owners:
         items: Sequence[ProviderItem],
         *,
         expected_patient: str | None = None,
-        batch: FhirBatch | None = None,
+        clock: ClockReading | None = None,
     ) -> Decoded:
         return Decoded(
             device,
@@ -134,7 +135,7 @@ class _Owners:
             Source.PROVIDER,
             self.context.ingestor.decoder.policy_for(self.profiles[device]),
             provider_id=self.principal.subject,
-            clock=None if batch is None else batch.clocks.get(device),
+            clock=clock,
             expected_patient=expected_patient,
             item_raws={item.index: item.raw for item in items},
         )
@@ -160,8 +161,9 @@ def _not_yours(item: ProviderItem, field: str) -> ItemError:
     return ItemError(item.index, DecodeError(reason, field=field), item.raw)
 
 
-def _json_decoded(owners: _Owners, batch: ProviderBatch) -> list[Decoded]:
-    """Group the items by device; items for devices not registered to this provider fail."""
+def _json_decoded(owners: _Owners, batch: ProviderBatch, received: datetime) -> list[Decoded]:
+    """Group the items by device; items for devices not registered to this provider fail.
+    A device's clock, when the push gives it, corrects that device's readings."""
     by_device: dict[str, list[ProviderItem]] = defaultdict(list)
     errors: list[ItemError] = list(batch.errors)
     for item in batch.items:
@@ -169,7 +171,21 @@ def _json_decoded(owners: _Owners, batch: ProviderBatch) -> list[Decoded]:
             by_device[item.device_id].append(item)
         else:
             errors.append(_not_yours(item, "device_id"))
-    return [owners.decoded(d, items) for d, items in by_device.items()] + owners.errors(errors)
+    decoded = []
+    for device, items in by_device.items():
+        shown = batch.clocks.get(device)
+        clock = (
+            None
+            if shown is None
+            else ClockReading(
+                shown.device_time,
+                shown.device_time_raw,
+                shown.read_at or received,
+                ClockMethod.PROVIDER_READ,
+            )
+        )
+        decoded.append(owners.decoded(device, items, clock=clock))
+    return decoded + owners.errors(errors)
 
 
 def _fhir_decoded(context: HubContext, owners: _Owners, batch: FhirBatch) -> list[Decoded]:
@@ -198,7 +214,10 @@ def _fhir_decoded(context: HubContext, owners: _Owners, batch: FhirBatch) -> lis
         groups[(item.device_id, expected)].append(item)
     decoded: list[Decoded] = [
         owners.decoded(
-            device, [i for i in items if i.index not in errors], expected_patient=pid, batch=batch
+            device,
+            [i for i in items if i.index not in errors],
+            expected_patient=pid,
+            clock=batch.clocks.get(device),
         )
         for (device, pid), items in groups.items()
     ]
@@ -408,7 +427,7 @@ async def _ingest(
     if isinstance(parsed, FhirBatch):
         plan = partial(_fhir_decoded, context, owners, parsed)
     else:
-        plan = partial(_json_decoded, owners, parsed)
+        plan = partial(_json_decoded, owners, parsed, message.receive_time)
     atomic = isinstance(parsed, FhirBatch) and parsed.kind == "transaction"
     try:
         report = await run_in_threadpool(

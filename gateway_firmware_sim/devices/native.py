@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from device_profiles.vocabulary import METRICS
 from gateway_firmware_sim.devices.base import DeviceStats, whole_seconds
 from gateway_firmware_sim.physiology._random import generator
 from gateway_firmware_sim.physiology.glucose import meter_reading
@@ -29,7 +30,9 @@ from gateway_firmware_sim.timebase import HOUR, iso_local, iso_utc, local_days
 from hub.core.frame_messages import OutboxItem
 from hub.core.wire import device_json_topic, device_readings_topic
 
-MMOL_PER_MG_DL = 1 / 18.016
+# The vocabulary's exact factor (glucose 180.156 g/mol): a simulated meter that sends mmol/L
+# converts the way a real one does, so the hub's mg/dL comes back to the physiology's value.
+MMOL_PER_MG_DL = 1 / float(METRICS["glucose"].units["mmol/L"][0])
 
 
 @dataclass(frozen=True, slots=True)

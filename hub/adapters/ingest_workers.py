@@ -26,9 +26,12 @@ Worker processes:
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
+from multiprocessing.connection import wait
 
 from hub.config import Settings
 from hub.core.batch import BatchIngestor, BatchReport, Incoming
@@ -53,13 +56,32 @@ class InlineIngest:
         self._thread.shutdown(wait=wait, cancel_futures=not wait)
 
 
+EXIT_ORPHANED = 70  # a worker whose bridge is gone
+
 # The ingestor of a worker process, opened once by its initializer.
 _worker_ingestor: BatchIngestor | None = None
 
 
 def _open_worker(factory: Callable[[Settings], BatchIngestor], settings: Settings) -> None:
     global _worker_ingestor  # one ingestor per worker process, by design
+    _exit_with_parent()
     _worker_ingestor = factory(settings)
+
+
+def _exit_with_parent() -> None:
+    """A worker must not outlive its bridge: a bridge killed outright (SIGKILL, out of
+    memory) cannot shut its pool down, and its workers would idle forever, holding their
+    store and registry connections. The parent's sentinel is a pipe that reads EOF when the
+    parent is gone; whatever the worker was doing is not acknowledged and is redelivered."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="hub-ingest-parent", daemon=True).start()
 
 
 # A batch crosses to a worker as plain tuples: pickling 500 frozen dataclasses and reading
@@ -109,7 +131,7 @@ class IngestProcesses:
             return
         # A stalled bridge exits without waiting for a stuck worker (what Python 3.14's
         # ProcessPoolExecutor.terminate_workers does; 3.11 has only the private table).
-        processes = list(getattr(self._pool, "_processes", None) or {}.values())
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()

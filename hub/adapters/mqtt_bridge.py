@@ -29,6 +29,7 @@ expiry set), and reading identity makes the redelivery a duplicate the store ign
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -144,7 +145,11 @@ class MqttBridge:
     ) -> None:
         self.settings = settings
         self.ingest = ingest
-        self._queue: queue.Queue[_Received] = queue.Queue()
+        # From the network thread to the batcher: a deque (append and popleft are atomic) and
+        # an event set only when the batcher may be waiting. A queue.Queue took a lock per
+        # message that the batcher's timed get held: 44 % of on_message in a py-spy profile.
+        self._inbox: collections.deque[_Received] = collections.deque()
+        self._arrived = threading.Event()
         self._stop = threading.Event()
         self._generation = 0
         self._connected = threading.Event()
@@ -273,7 +278,9 @@ class MqttBridge:
             incoming = Incoming(
                 topic=msg.topic, payload=bytes(msg.payload), receive_time=datetime.now(UTC)
             )
-            self._queue.put(_Received(incoming, self._generation, msg.mid, msg.qos))
+            self._inbox.append(_Received(incoming, self._generation, msg.mid, msg.qos))
+            if not self._arrived.is_set():
+                self._arrived.set()
         except Exception:
             self.metrics.callback_errors.inc()
             log.exception("error in on_message")
@@ -295,21 +302,32 @@ class MqttBridge:
     # --- batching -------------------------------------------------------------------------
 
     def _next_batch(self) -> list[_Received]:
-        try:
-            first = self._queue.get(timeout=0.5)
-        except queue.Empty:
+        if not self._wait_for_messages(0.5):
             return []
-        batch = [first]
+        batch: list[_Received] = []
         deadline = time.monotonic() + self.settings.batch_window_ms / 1000
         while len(batch) < self.settings.batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
             try:
-                batch.append(self._queue.get(timeout=remaining))
-            except queue.Empty:
-                break
+                batch.append(self._inbox.popleft())
+            except IndexError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._wait_for_messages(remaining):
+                    break
         return batch
+
+    def _wait_for_messages(self, timeout: float) -> bool:
+        """Whether a message is waiting, within ``timeout``. Cleared, then the inbox looked at
+        again: a message appended in between sets the event, so no wake-up is lost."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._inbox:
+                return True
+            self._arrived.clear()
+            if self._inbox:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._arrived.wait(remaining):
+                return bool(self._inbox)
 
     def _submit(self, batch: list[_Received]) -> _Submitted:
         """Gateway statuses aside (the acknowledger records them), the rest to ingestion."""

@@ -7,7 +7,16 @@ expected shape at all; every other problem is reported for its item, and the goo
 * JSON batch (``application/json``), parsed here::
 
     {"readings": [{"device_id": "bp-1", "metric": "systolic_bp", "value": 128,
-                   "unit": "mm[Hg]", "time": "2026-11-28T08:00:00+01:00", "seq": 3}, ...]}
+                   "unit": "mm[Hg]", "time": "2026-11-28T08:00:00+01:00", "seq": 3}, ...],
+     "clocks": [{"device_id": "bp-1", "device_time": "2015-01-01T00:12:00+01:00",
+                 "read_at": "2026-11-28T09:02:11+01:00"}]}
+
+  ``clocks`` (optional) is each device's own clock as the provider read it when it collected
+  the records (``device_time``), and the true time of that read (``read_at``, the provider's
+  NTP time; default: when the hub received the push) — the JSON form of the HL7 PHD coincident
+  time stamp. The offset between the two corrects every reading of that device in the push,
+  like a gateway's clock frame does (docs/model.md). A malformed clock refuses the whole
+  request (422 naming the field): it would misdate every reading of its device.
 
 * FHIR R4 ``Bundle`` (``application/fhir+json``): :mod:`hub.core.fhir.inbound`.
 
@@ -18,7 +27,8 @@ request (a 5,000-item request must not be stored under one item's device).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from device_profiles import strict_json
@@ -26,7 +36,7 @@ from device_profiles.errors import DecodeError
 from device_profiles.measurement import Measurement
 from device_profiles.strict_json import kind_of
 from hub.core.identity import check_device_id
-from hub.core.wire import ItemError, WireError, parse_json, parse_reading
+from hub.core.wire import ItemError, WireError, parse_json, parse_reading, parse_time
 
 MAX_ITEMS = 5000
 
@@ -47,9 +57,19 @@ class ProviderItem:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderClock:
+    """A device's clock as the provider read it; ``read_at`` None: when the hub received it."""
+
+    device_time: datetime
+    device_time_raw: str
+    read_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderBatch:
     items: list[ProviderItem]
     errors: list[ItemError]
+    clocks: dict[str, ProviderClock] = field(default_factory=dict)
 
 
 def device_id_of(value: Any, field: str) -> str:
@@ -73,8 +93,8 @@ def check_item_count(count: int) -> None:
 
 def parse_json_batch(payload: bytes, *, max_bytes: int) -> ProviderBatch:
     document = parse_json(payload, max_bytes=max_bytes)
-    if not isinstance(document, dict) or set(document) != {"readings"}:
-        raise WireError('expected an object {"readings": [...]}')
+    if not isinstance(document, dict) or not {"readings"} <= set(document) <= _JSON_BATCH_KEYS:
+        raise WireError('expected an object {"readings": [...]} (and optionally "clocks")')
     readings = document["readings"]
     if not isinstance(readings, list) or not readings:
         raise WireError("expected a non-empty array", field="readings")
@@ -89,4 +109,41 @@ def parse_json_batch(payload: bytes, *, max_bytes: int) -> ProviderBatch:
             items.append(ProviderItem(index, device_id, measurement, raw))
         except DecodeError as err:
             errors.append(ItemError(index, err, raw))
-    return ProviderBatch(items, errors)
+    return ProviderBatch(items, errors, _clocks(document.get("clocks", [])))
+
+
+_JSON_BATCH_KEYS = frozenset({"readings", "clocks"})
+_CLOCK_KEYS = frozenset({"device_id", "device_time", "read_at"})
+
+
+def _clocks(value: Any) -> dict[str, ProviderClock]:
+    if not isinstance(value, list):
+        raise WireError(f"expected an array, got {kind_of(value)}", field="clocks")
+    check_item_count(len(value))
+    clocks: dict[str, ProviderClock] = {}
+    for index, entry in enumerate(value):
+        where = f"clocks[{index}]"
+        if not isinstance(entry, dict):
+            raise WireError(f"expected an object, got {kind_of(entry)}", field=where)
+        unknown = sorted(set(entry) - _CLOCK_KEYS)
+        if unknown:
+            raise WireError(f"unknown field(s) {', '.join(unknown)}", field=f"{where}.{unknown[0]}")
+        device_id = device_id_of(entry.get("device_id"), f"{where}.device_id")
+        if device_id in clocks:
+            raise WireError(f"a second clock for device {device_id}", field=f"{where}.device_id")
+        shown = _time_text(entry.get("device_time"), f"{where}.device_time")
+        read_at = entry.get("read_at")
+        clocks[device_id] = ProviderClock(
+            parse_time(shown, f"{where}.device_time"),
+            shown,
+            None
+            if read_at is None
+            else parse_time(_time_text(read_at, f"{where}.read_at"), f"{where}.read_at"),
+        )
+    return clocks
+
+
+def _time_text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise WireError(f"expected a date-time string, got {kind_of(value)}", field=field)
+    return value

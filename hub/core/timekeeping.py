@@ -46,6 +46,7 @@ class ClockMethod(enum.StrEnum):
     DATE_TIME = "date-time"  # BLE Date Time 0x2A08, read by a gateway on connection
     DEVICE_NOW = "device-now"  # the device's own clock in its message, vs hub receive time
     PHD_COINCIDENT = "phd-coincident"  # HL7 PHD coincident time stamp (PHG time, device time)
+    PROVIDER_READ = "provider-read"  # a provider's JSON push: the device clock it read, and when
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ in at the last moment (it lives in ``patients.ins`` only). Outcomes:
 
 Delivery is at-least-once and the vault makes it exactly-once: a bundle sent again carries the
 same uniqueIds, which the vault recognises (docs/documents.md, "Outbox and delivery").
+
+After each round the gauge ``hub_filing_outbox_oldest_age_seconds`` is set to the age of the
+oldest filing still pending (0 when none): the alert ``HubFilingOutboxOld`` watches it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Gauge
 
 from hub.adapters.registry import Registry
 from hub.adapters.registry.filings import FilingStore, PendingFiling
@@ -61,6 +66,7 @@ class Deliverer:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rand: Callable[[], float] = random.random,
+        metrics: CollectorRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -71,6 +77,11 @@ class Deliverer:
         reports = settings.reports
         self.backoff = Backoff(
             base=reports.delivery_backoff_s, cap=reports.delivery_backoff_cap_s, jitter=0.2
+        )
+        self.oldest_age = Gauge(
+            "hub_filing_outbox_oldest_age_seconds",
+            "age of the oldest document filing still pending delivery to the vault (0: none)",
+            registry=metrics,
         )
 
     def _send(self, filing: PendingFiling) -> None:
@@ -117,6 +128,13 @@ class Deliverer:
                 self.filings.delivered(filing.id, now_ms=epoch_ms(self.clock()))
                 log.info("filing %d delivered (version %d)", filing.id, filing.version)
 
+    def measure(self) -> float:
+        """Set (and return) the age of the oldest pending filing, in seconds."""
+        oldest = self.filings.oldest_pending_ms()
+        age = 0.0 if oldest is None else max(0.0, (epoch_ms(self.clock()) - oldest) / 1000)
+        self.oldest_age.set(age)
+        return age
+
     def run(self, stop: threading.Event) -> None:
         """Deliver until ``stop`` is set: a round, then sleep until the next filing is due
         (at most ``reports.delivery_poll_s``: new filings are picked up by polling)."""
@@ -124,6 +142,7 @@ class Deliverer:
         while not stop.is_set():
             try:
                 self.deliver_due()
+                self.measure()
             except Exception:  # the registry may be briefly unavailable: log, go on
                 log.exception("delivery round failed")
             due = self.filings.next_attempt_ms()

@@ -141,6 +141,7 @@ def hub(mosquitto: Broker, tmp_path: Path) -> Iterator[HubProcesses]:
             "HUB_MQTT__CLIENT_ID": f"hub-bridge-test-{api_port}",
             "HUB_MQTT__BATCH_WINDOW_MS": "50",
             "HUB_MQTT__METRICS_PORT": str(free_port()),
+            "HUB_REPORTS__METRICS_PORT": str(free_port()),
             "HUB_LOG_LEVEL": "DEBUG",
         }
     )

@@ -19,7 +19,7 @@ from tests.fixtures.registry import (  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # times are passed in: any instant will do
 INS = "255081416802538"
 
 

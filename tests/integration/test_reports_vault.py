@@ -124,6 +124,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
             "HUB_REPORTS__DELIVERY_BACKOFF_S": "0.5",
             "HUB_REPORTS__DELIVERY_BACKOFF_CAP_S": "5",
             "HUB_REPORTS__DELIVERY_POLL_S": "0.5",
+            "HUB_REPORTS__METRICS_PORT": str(free_port()),
         }
     )
     hub = Hub(tmp_path, env, f"http://127.0.0.1:{api_port}", vault_url)
@@ -225,6 +226,8 @@ def test_vault_down_for_two_minutes_every_report_is_filed_once(hub: Hub) -> None
     assert time.monotonic() - down >= OUTAGE_S
     retried = hub.registry("SELECT attempts FROM document_filings")
     assert all(row.attempts >= 5 for row in retried), retried  # it kept trying, backing off
+    # What the alert HubFilingOutboxOld watches: the oldest filing waits since the outage began.
+    assert outbox_age(hub) >= OUTAGE_S - 30
     hub.start("vault", "vault")
     wait_until(
         lambda: (
@@ -244,6 +247,16 @@ def test_vault_down_for_two_minutes_every_report_is_filed_once(hub: Hub) -> None
     assert hub.registry("SELECT count(*) AS n FROM document_filings")[0].n == 20
     # The schedule found them unchanged: nothing filed twice.
     assert hub.reports_run() == f"{PERIOD.label}: filed 0, unchanged 20, empty 0, failed 0"
+    wait_until(lambda: outbox_age(hub) == 0, "the outbox age back to 0", 10)
+
+
+def outbox_age(hub: Hub) -> float:
+    """``hub_filing_outbox_oldest_age_seconds`` as ``hub reports serve`` exposes it."""
+    url = f"http://127.0.0.1:{hub.env['HUB_REPORTS__METRICS_PORT']}/metrics"
+    for line in httpx.get(url, timeout=5).text.splitlines():
+        if line.startswith("hub_filing_outbox_oldest_age_seconds "):
+            return float(line.split()[1])
+    raise AssertionError("no hub_filing_outbox_oldest_age_seconds in /metrics")
 
 
 def test_late_readings_replace_the_report_an_unchanged_one_is_not_filed_again(hub: Hub) -> None:

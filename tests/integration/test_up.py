@@ -43,6 +43,7 @@ def test_hub_up_serves_simulated_readings_within_60s_and_stops_cleanly(
             "HUB_API__PORT": str(api_port),
             "HUB_MQTT__PORT": str(mqtt_port),
             "HUB_MQTT__METRICS_PORT": str(free_port()),
+            "HUB_REPORTS__METRICS_PORT": str(free_port()),
             "HUB_BROKER__MODE": broker_mode,
             "HUB_SIM__PATIENTS": "2",
             "HUB_VAULT__PORT": str(free_port()),

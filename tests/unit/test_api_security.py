@@ -589,7 +589,7 @@ def test_a_provider_the_patient_objects_to_feeds_nothing(
 def test_a_store_outage_answers_503_and_a_retry_with_the_key_lands_once(
     settings: Settings,
 ) -> None:
-    """DESIGN promise 2 for HTTPS: no 2xx without the commit; the retry stores it once."""
+    """Ack after commit, over HTTPS: no 2xx without the durable commit; the retry stores it once."""
     import sqlite3
 
     settings.store.sqlite_busy_timeout_s = 0.2

@@ -82,6 +82,7 @@ def test_only_development_accepts_the_development_token_secret(environment: str)
         ("store", {"influx_token": "my-token"}, "store.influx_token"),
         ("store", {"influx_password": "example-example-example"}, "store.influx_password"),
         ("registry", {"url": "postgresql+psycopg://hub:hub@db:5432/hub"}, "registry.url"),
+        ("vault", {"token": "changeme"}, "vault.token"),
     ],
 )
 def test_weak_or_placeholder_secrets_are_refused_outside_development(

@@ -61,9 +61,12 @@ def test_versions_are_decided_once_and_delivered_in_order(filings: FilingStore) 
     assert [f.id for f in filings.due(5_000)] == [first]
     filings.retry_later(first, attempts=1, at_ms=9_000, error="vault down")
     assert filings.due(5_000) == [] and filings.next_attempt_ms() == 2_000
+    assert filings.oldest_pending_ms() == 1_000  # what the outbox-age gauge is made of
     filings.delivered(first, now_ms=9_500)
+    assert filings.oldest_pending_ms() == 2_000
     assert [f.version for f in filings.due(9_500)] == [2]
     filings.failed(second, attempts=1, error="422")
+    assert filings.oldest_pending_ms() is None  # failed is not pending: a defect, logged
     assert filings.states([first, second]) == {first: DELIVERED, second: FAILED}
     assert PENDING not in filings.states([first, second]).values()
     # Each decision is in the patient's audit trail.

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, select, update
+from sqlalchemy import Column, Connection, and_, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from hub.adapters.registry import schema
@@ -177,10 +177,17 @@ class FilingStore:
 
     def next_attempt_ms(self) -> int | None:
         """When the earliest pending filing is due (None: nothing pending)."""
+        return self._earliest_pending(schema.document_filings.c.next_attempt_ms, "next filing")
+
+    def oldest_pending_ms(self) -> int | None:
+        """When the oldest filing still pending was decided (None: nothing pending)."""
+        return self._earliest_pending(schema.document_filings.c.created_ms, "oldest filing")
+
+    def _earliest_pending(self, column: Column[int], what: str) -> int | None:
         filings = schema.document_filings
-        with self.db.read("next filing") as conn:
+        with self.db.read(what) as conn:
             found = conn.execute(
-                select(func.min(filings.c.next_attempt_ms)).where(filings.c.state == PENDING)
+                select(func.min(column)).where(filings.c.state == PENDING)
             ).scalar_one_or_none()
         return None if found is None else int(found)
 

@@ -139,6 +139,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings) -> int:
     import logging
 
+    from prometheus_client import CollectorRegistry, start_http_server
+
     from hub.adapters.vault_client import VaultClient
     from hub.services.filing import Deliverer
 
@@ -153,7 +155,12 @@ def _serve(settings: Settings) -> int:
     store, registry, filings, service = _open(settings)
     try:
         with VaultClient(settings.vault.url, timeout_s=settings.vault.timeout_s) as vault:
-            deliverer = Deliverer(settings, registry, filings, vault)
+            metrics = CollectorRegistry()
+            deliverer = Deliverer(settings, registry, filings, vault, metrics=metrics)
+            if settings.reports.metrics_port:
+                start_http_server(
+                    settings.reports.metrics_port, settings.reports.metrics_host, registry=metrics
+                )
             delivery = threading.Thread(target=deliverer.run, args=(stop,), name="delivery")
             delivery.start()
             while not stop.is_set():
