@@ -176,9 +176,16 @@ def _encode_frame(frame: _Frame) -> bytes:
 
 def parse_blood_pressure(data: bytes) -> BloodPressureRecord:
     """Decode a Blood Pressure Measurement (0x2A35) value into its typed record."""
-    f = _parse_frame(data)
+    frame = _parse_frame(data)
     return BloodPressureRecord(
-        f.first, f.second, f.third, f.unit, f.timestamp, f.pulse_rate, f.user_id, f.status
+        frame.first,
+        frame.second,
+        frame.third,
+        frame.unit,
+        frame.timestamp,
+        frame.pulse_rate,
+        frame.user_id,
+        frame.status,
     )
 
 
@@ -200,9 +207,16 @@ def encode_blood_pressure(record: BloodPressureRecord) -> bytes:
 
 def parse_intermediate_cuff_pressure(data: bytes) -> CuffPressureRecord:
     """Decode an Intermediate Cuff Pressure (0x2A36) value into its typed record."""
-    f = _parse_frame(data)
+    frame = _parse_frame(data)
     return CuffPressureRecord(
-        f.first, f.unit, f.timestamp, f.pulse_rate, f.user_id, f.status, f.second, f.third
+        frame.first,
+        frame.unit,
+        frame.timestamp,
+        frame.pulse_rate,
+        frame.user_id,
+        frame.status,
+        frame.second,
+        frame.third,
     )
 
 

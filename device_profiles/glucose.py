@@ -433,40 +433,39 @@ def _pair(first: object, second: object, field: str) -> bool:
 
 def encode_glucose_context(context: GlucoseContext) -> bytes:
     """The exact inverse of :func:`parse_glucose_context`."""
-    c = context
-    has_carbs = _pair(c.carbohydrate_id, c.carbohydrate_grams, "carbohydrate")
-    has_tester = _pair(c.tester, c.health, "tester_health")
-    has_exercise = _pair(c.exercise_duration_s, c.exercise_intensity_pct, "exercise")
-    has_medication = _pair(c.medication_id, c.medication, "medication")
+    has_carbs = _pair(context.carbohydrate_id, context.carbohydrate_grams, "carbohydrate")
+    has_tester = _pair(context.tester, context.health, "tester_health")
+    has_exercise = _pair(context.exercise_duration_s, context.exercise_intensity_pct, "exercise")
+    has_medication = _pair(context.medication_id, context.medication, "medication")
     flags = (
         (_CARBOHYDRATE if has_carbs else 0)
-        | (_MEAL if c.meal is not None else 0)
+        | (_MEAL if context.meal is not None else 0)
         | (_TESTER_HEALTH if has_tester else 0)
         | (_EXERCISE if has_exercise else 0)
         | (_MEDICATION if has_medication else 0)
-        | (_MEDICATION_LITRES if c.medication_unit is MedicationUnit.LITRE else 0)
-        | (_HBA1C if c.hba1c_pct is not None else 0)
-        | (_EXTENDED_FLAGS if c.extended_flags is not None else 0)
+        | (_MEDICATION_LITRES if context.medication_unit is MedicationUnit.LITRE else 0)
+        | (_HBA1C if context.hba1c_pct is not None else 0)
+        | (_EXTENDED_FLAGS if context.extended_flags is not None else 0)
     )
-    out = Writer().u8(flags, "flags").u16(c.sequence, "sequence_number")
-    if c.extended_flags is not None:
-        if c.extended_flags:
+    out = Writer().u8(flags, "flags").u16(context.sequence, "sequence_number")
+    if context.extended_flags is not None:
+        if context.extended_flags:
             raise EncodeError("every extended flag bit is reserved", field="extended_flags")
-        out.u8(c.extended_flags, "extended_flags")
-    if c.carbohydrate_id is not None and c.carbohydrate_grams is not None:
-        out.u8(c.carbohydrate_id, "carbohydrate_id")
-        out.sfloat(_grams_to_kg(c.carbohydrate_grams), "carbohydrate")
-    if c.meal is not None:
-        out.u8(c.meal, "meal")
-    if c.tester is not None and c.health is not None:
-        out.u8(int(c.tester) | int(c.health) << 4, "tester_health")
-    if c.exercise_duration_s is not None and c.exercise_intensity_pct is not None:
-        out.u16(c.exercise_duration_s, "exercise_duration")
-        out.u8(c.exercise_intensity_pct, "exercise_intensity")
-    if c.medication_id is not None and c.medication is not None:
-        out.u8(c.medication_id, "medication_id").sfloat(c.medication, "medication")
-    if c.hba1c_pct is not None:
-        out.sfloat(c.hba1c_pct, "hba1c")
+        out.u8(context.extended_flags, "extended_flags")
+    if context.carbohydrate_id is not None and context.carbohydrate_grams is not None:
+        out.u8(context.carbohydrate_id, "carbohydrate_id")
+        out.sfloat(_grams_to_kg(context.carbohydrate_grams), "carbohydrate")
+    if context.meal is not None:
+        out.u8(context.meal, "meal")
+    if context.tester is not None and context.health is not None:
+        out.u8(int(context.tester) | int(context.health) << 4, "tester_health")
+    if context.exercise_duration_s is not None and context.exercise_intensity_pct is not None:
+        out.u16(context.exercise_duration_s, "exercise_duration")
+        out.u8(context.exercise_intensity_pct, "exercise_intensity")
+    if context.medication_id is not None and context.medication is not None:
+        out.u8(context.medication_id, "medication_id").sfloat(context.medication, "medication")
+    if context.hba1c_pct is not None:
+        out.sfloat(context.hba1c_pct, "hba1c")
     return out.getvalue()
 
 

@@ -34,10 +34,10 @@ class Faults:
         self.seed = seed
         self.clock = clock
 
-    def offline(self, gateway_id: str, t: float) -> bool:
+    def offline(self, gateway_id: str, at: float) -> bool:
         """Whether the home of ``gateway_id`` has no internet at ``t``."""
         return any(
-            window.target == gateway_id and window.start <= t < window.end
+            window.target == gateway_id and window.start <= at < window.end
             for window in self.world.offline
         )
 
@@ -50,30 +50,30 @@ class Faults:
             if rng.random() < station.spec.duplicate_rate:
                 self.population.ble[device_id].duplicate_next = True
 
-    def at_boundary(self, t: float) -> None:
+    def at_boundary(self, at: float) -> None:
         """Start or end every fault window that starts or ends at ``t``."""
         gateways = self.stations.gateways
         for window in self.world.power_losses:
             station = gateways[window.target]
-            if window.start == t and station.powered:
-                self._power_cut(station, t)
-            if window.end == t and not station.powered:
+            if window.start == at and station.powered:
+                self._power_cut(station, at)
+            if window.end == at and not station.powered:
                 self.stations.power_on(
-                    station, t, network=not self.offline(station.spec.gateway_id, t)
+                    station, at, network=not self.offline(station.spec.gateway_id, at)
                 )
                 assert station.firmware is not None
-                station.firmware.power_on(t)
+                station.firmware.power_on(at)
         for window in self.world.offline:
             station = gateways[window.target]
-            if station.uplink is not None and window.start == t:
+            if station.uplink is not None and window.start == at:
                 station.uplink.link.set_network(False)
-            if station.uplink is not None and window.end == t:
+            if station.uplink is not None and window.end == at:
                 station.uplink.link.set_network(True)
         for move in self.world.moves:
-            if move.at == t:
-                self._move(move.device_id, move.to_patient, move.to_gateway, t)
+            if move.at == at:
+                self._move(move.device_id, move.to_patient, move.to_gateway, at)
 
-    def _move(self, device_id: str, to_patient: str, to_gateway: str, t: float) -> None:
+    def _move(self, device_id: str, to_patient: str, to_gateway: str, at: float) -> None:
         device = self.population.ble[device_id]
         for station in self.stations.gateways.values():
             if device_id in station.paired:
@@ -84,7 +84,7 @@ class Faults:
         target.paired.append(device_id)
         device.move_to(self.population.people[to_patient])  # the new gateway sets its clock
         if target.firmware is not None:
-            target.firmware.pair(device, t)
+            target.firmware.pair(device, at)
 
     def _power_cut(self, station: GatewayStation, sim: float) -> None:
         """Power lost mid-publish: half of what was due goes out, then nothing — no

@@ -152,11 +152,16 @@ class GatewayFirmware:
             last = max(n.time for n in notifications)
             clock = Notification(uuids.CURRENT_TIME, device.current_time(last), last)
             context = batch.add(device_id, clock, None, 0.3)
-            for n in notifications:
-                batch.add(device_id, n, context, 0.3)
+            for notification in notifications:
+                batch.add(device_id, notification, context, 0.3)
         else:
-            for n in notifications:
-                batch.add(device_id, n, context if n.uuid == uuids.CGM_MEASUREMENT else None, 0.3)
+            for notification in notifications:
+                batch.add(
+                    device_id,
+                    notification,
+                    context if notification.uuid == uuids.CGM_MEASUREMENT else None,
+                    0.3,
+                )
         self._commit(batch, state, report)
         return report
 
@@ -306,8 +311,12 @@ class GatewayFirmware:
         context = None
         if records or known_session != str(cgm.session_number):
             context = self._context(cgm, min((n.time for n in received), default=t0), batch, state)
-        for n in received:
-            batch.add(device_id, n, context if n.uuid == uuids.CGM_MEASUREMENT else None)
+        for notification in received:
+            batch.add(
+                device_id,
+                notification,
+                context if notification.uuid == uuids.CGM_MEASUREMENT else None,
+            )
         if records:
             offsets = [int.from_bytes(n.data[4:6], "little") for n in records]
             state[key] = str(max(offsets))

@@ -212,21 +212,21 @@ class MqttLink:
         return client
 
     def _connect(self, client: mqtt.Client) -> None:
-        s = self.settings
-        if s.protocol == "5":
+        settings = self.settings
+        if settings.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = (
                 self.session_expiry_s if self.persistent_session else 0
             )
             client.connect(
-                s.host,
-                s.port,
+                settings.host,
+                settings.port,
                 keepalive=self.keepalive,
                 clean_start=not self.persistent_session,
                 properties=properties,
             )
         else:
-            client.connect(s.host, s.port, keepalive=self.keepalive)
+            client.connect(settings.host, settings.port, keepalive=self.keepalive)
 
     def _on_connect(
         self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object

@@ -207,43 +207,43 @@ def _address(seed: int, device_id: str) -> str:
 
 def _kit(seed: int, index: int, conditions: Conditions) -> list[tuple[str, str, bool]]:
     """(device id, kind, BLE?) of a patient's devices."""
-    n = f"{index:04d}"
+    number = f"{index:04d}"
     if index == 1:
         return [
-            (f"sim-cgm-{n}", "canonical-cgm", False),
-            (f"sim-bp-{n}", "canonical-bp", False),
-            (f"sim-scale-{n}", "canonical-scale", False),
-            (f"sim-oxi-{n}", "canonical-oximeter", False),
+            (f"sim-cgm-{number}", "canonical-cgm", False),
+            (f"sim-bp-{number}", "canonical-bp", False),
+            (f"sim-scale-{number}", "canonical-scale", False),
+            (f"sim-oxi-{number}", "canonical-oximeter", False),
         ]
     rng = generator(seed, "kit", index)
     kit: list[tuple[str, str, bool]] = []
-    g = conditions.glucose
-    if g in (GlucoseScenario.T1D, GlucoseScenario.T1D_HYPO_PRONE):
-        kit.append((f"ble-cgm-{n}", "cgm", True))
+    glucose = conditions.glucose
+    if glucose in (GlucoseScenario.T1D, GlucoseScenario.T1D_HYPO_PRONE):
+        kit.append((f"ble-cgm-{number}", "cgm", True))
     elif conditions.diabetic:
         choice = rng.random()
         if choice < 0.4:
-            kit.append((f"ble-cgm-{n}", "cgm", True))
+            kit.append((f"ble-cgm-{number}", "cgm", True))
         elif choice < 0.8:
-            kit.append((f"ble-gm-{n}", "glucose-meter", True))
+            kit.append((f"ble-gm-{number}", "glucose-meter", True))
         else:
-            kit.append((f"gc-{n}", "glucocloud", False))
+            kit.append((f"gc-{number}", "glucocloud", False))
     if conditions.hypertensive or conditions.heart_failure:
         if rng.random() < 0.75:
-            kit.append((f"ble-bp-{n}", "bp-cuff", True))
+            kit.append((f"ble-bp-{number}", "bp-cuff", True))
         else:
-            kit.append((f"acme-bp-{n}", "acme-bp", False))
+            kit.append((f"acme-bp-{number}", "acme-bp", False))
     if conditions.heart_failure:
         if rng.random() < 0.75:
-            kit.append((f"ble-scale-{n}", "scale", True))
+            kit.append((f"ble-scale-{number}", "scale", True))
         else:
-            kit.append((f"nimbus-{n}", "nimbus-scale", False))
+            kit.append((f"nimbus-{number}", "nimbus-scale", False))
     if conditions.copd:
-        kit.append((f"ble-oxi-{n}", "oximeter", True))
+        kit.append((f"ble-oxi-{number}", "oximeter", True))
     if conditions.copd or conditions.fever_prone:
-        kit.append((f"ble-therm-{n}", "thermometer", True))
+        kit.append((f"ble-therm-{number}", "thermometer", True))
     if conditions.cardiac_rehab:
-        kit.append((f"ble-hr-{n}", "hr-strap", True))
+        kit.append((f"ble-hr-{number}", "hr-strap", True))
     return kit
 
 
@@ -310,15 +310,15 @@ def build_world(
     ]
     if Scenario.CLOCK_YEARS in scenarios:
         for k in chosen(timed, 0.1):
-            d = devices[k]
-            devices[k] = _with_clock(d, ClockFault(settable=False, reset_to_year=2015))
-            notes.append(f"{d.device_id}: clock reset to 2015-01-01, cannot be set")
+            device = devices[k]
+            devices[k] = _with_clock(device, ClockFault(settable=False, reset_to_year=2015))
+            notes.append(f"{device.device_id}: clock reset to 2015-01-01, cannot be set")
         timed = [k for k in timed if devices[k].clock == ClockFault()]
     if Scenario.CLOCK_DRIFT in scenarios:
         for k in chosen(timed, 0.1):
-            d = devices[k]
-            devices[k] = _with_clock(d, ClockFault(error_s=240, drift_ppm=300, settable=False))
-            notes.append(f"{d.device_id}: clock 4 min fast, gaining 26 s a day, cannot be set")
+            device = devices[k]
+            devices[k] = _with_clock(device, ClockFault(error_s=240, drift_ppm=300, settable=False))
+            notes.append(f"{device.device_id}: clock 4 min fast, gaining 26 s a day, cannot be set")
 
     rates = {g: (0.0, 0.0) for g in gateway_ids}
     if Scenario.MALFORMED in scenarios:
@@ -380,14 +380,15 @@ def build_world(
         ]
         if movable:
             k = chosen(movable, 0.0)[0]
-            d = devices[k]
-            owner = int(d.patient_id.rsplit("-", 1)[1])
+            device = devices[k]
+            owner = int(device.patient_id.rsplit("-", 1)[1])
             others = [i for i in ble_patients if i != owner]
             to = others[int(rng.integers(0, len(others)))]
             at = start + 0.5 * span
-            moves.append(Move(d.device_id, patient_id(to), gateway_of[to], at))
+            moves.append(Move(device.device_id, patient_id(to), gateway_of[to], at))
             notes.append(
-                f"{d.device_id}: moves from {d.patient_id} to {patient_id(to)} at {iso_utc(at)}"
+                f"{device.device_id}: moves from {device.patient_id} to {patient_id(to)}"
+                f" at {iso_utc(at)}"
             )
 
     patient_specs = [

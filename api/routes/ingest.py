@@ -274,13 +274,13 @@ def _issues(
         if transaction and fate is ItemFate.QUARANTINED:
             severity, code = "error", "business-rule"
         issues = []
-        for o in dict.fromkeys(chosen):
-            kind = "business-rule" if o.field == "subject" else code
-            text = o.reason or ("stored" if fate is ItemFate.ACCEPTED else fate.value)
+        for outcome in dict.fromkeys(chosen):
+            kind = "business-rule" if outcome.field == "subject" else code
+            text = outcome.reason or ("stored" if fate is ItemFate.ACCEPTED else fate.value)
             if fate is ItemFate.QUARANTINED:
                 text = f"held in quarantine: {text}"
             if fate is not ItemFate.ACCEPTED:
-                issues.append(outbound.issue(severity, kind, text, _expression(o, items)))
+                issues.append(outbound.issue(severity, kind, text, _expression(outcome, items)))
         stored = sum(o.fate is ItemFate.ACCEPTED for o in outcomes)
         if stored and fate is not ItemFate.ACCEPTED and not transaction:
             # A panel is several readings: say which part of the entry did go in.

@@ -240,8 +240,8 @@ def create_vault_app(settings: Settings) -> FastAPI:
             _audit(vault, who, "iti-65", ins, True, "already stored")
             return _transaction_response(submission.id, submission.documents, "200 OK")
         new = []
-        for d in submission.documents:
-            for replaced in d.replaces:
+        for document in submission.documents:
+            for replaced in document.replaces:
                 old = vault.store.document(replaced)
                 if old is None or old.patient_ins != ins or old.status != "current":
                     _audit(vault, who, "iti-65", ins, False, f"cannot replace {replaced}")
@@ -252,29 +252,29 @@ def create_vault_app(settings: Settings) -> FastAPI:
                                 "invalid",
                                 "XDSUnresolvedReferenceException: the replaced document is not a "
                                 "current document of this patient",
-                                f"DocumentReference {d.id} relatesTo",
+                                f"DocumentReference {document.id} relatesTo",
                             )
                         ],
                     )
             new.append(
                 NewDocument(
                     StoredDocument(
-                        id=d.id,
-                        unique_id=d.unique_id,
+                        id=document.id,
+                        unique_id=document.unique_id,
                         patient_ins=ins,
-                        source_patient_id=d.source_patient_id,
+                        source_patient_id=document.source_patient_id,
                         status="current",
-                        type_code=d.type_code,
-                        class_code=d.class_code,
-                        date=d.date,
-                        hidden=d.hidden,
-                        binary_id=d.binary_id,
-                        content_type=d.content_type,
-                        sha1=d.sha1,
-                        resource=d.resource,
+                        type_code=document.type_code,
+                        class_code=document.class_code,
+                        date=document.date,
+                        hidden=document.hidden,
+                        binary_id=document.binary_id,
+                        content_type=document.content_type,
+                        sha1=document.sha1,
+                        resource=document.resource,
                     ),
-                    d.data,
-                    d.replaces,
+                    document.data,
+                    document.replaces,
                 )
             )
         vault.store.store(
@@ -356,8 +356,10 @@ def _transaction_response(
     submission_id: str, documents: Sequence[ReceivedDocument], status: str
 ) -> JSONResponse:
     entries = [{"response": {"status": status, "location": f"List/{submission_id}"}}]
-    for d in documents:
-        entries.append({"response": {"status": status, "location": f"DocumentReference/{d.id}"}})
-        entries.append({"response": {"status": status, "location": f"Binary/{d.binary_id}"}})
+    for document in documents:
+        entries.append(
+            {"response": {"status": status, "location": f"DocumentReference/{document.id}"}}
+        )
+        entries.append({"response": {"status": status, "location": f"Binary/{document.binary_id}"}})
     body = {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
     return JSONResponse(body, status_code=200, media_type=FHIR_JSON)

@@ -169,24 +169,24 @@ class VaultStore:
                     ),
                 )
                 for new in documents:
-                    d = new.document
+                    document = new.document
                     conn.execute(
                         f"INSERT INTO documents VALUES ({', '.join('?' * 15)})",  # noqa: S608
                         (
-                            d.id,
-                            d.unique_id,
-                            d.patient_ins,
-                            d.source_patient_id,
-                            d.status,
-                            d.type_code,
-                            d.class_code,
-                            d.date,
-                            int(d.hidden),
-                            d.binary_id,
-                            d.content_type,
-                            d.sha1,
+                            document.id,
+                            document.unique_id,
+                            document.patient_ins,
+                            document.source_patient_id,
+                            document.status,
+                            document.type_code,
+                            document.class_code,
+                            document.date,
+                            int(document.hidden),
+                            document.binary_id,
+                            document.content_type,
+                            document.sha1,
                             submission_id,
-                            json.dumps(d.resource),
+                            json.dumps(document.resource),
                             now_ms,
                         ),
                     )

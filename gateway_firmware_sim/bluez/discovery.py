@@ -58,26 +58,26 @@ class Sighting:
     tx_power: int | None
 
 
-def _uuids(f: DiscoveryFilter, value: Any) -> DiscoveryFilter:
-    return replace(f, uuids=frozenset(parse_uuid(text) for text in value))
+def _uuids(discovery_filter: DiscoveryFilter, value: Any) -> DiscoveryFilter:
+    return replace(discovery_filter, uuids=frozenset(parse_uuid(text) for text in value))
 
 
-def _rssi(f: DiscoveryFilter, value: Any) -> DiscoveryFilter:
+def _rssi(discovery_filter: DiscoveryFilter, value: Any) -> DiscoveryFilter:
     if not -127 <= value <= 20:
         raise ValueError(f"RSSI {value} is outside -127..20")
-    return replace(f, rssi=value)
+    return replace(discovery_filter, rssi=value)
 
 
-def _pathloss(f: DiscoveryFilter, value: Any) -> DiscoveryFilter:
+def _pathloss(discovery_filter: DiscoveryFilter, value: Any) -> DiscoveryFilter:
     if value > _PATHLOSS_MAX:
         raise ValueError(f"Pathloss {value} is above {_PATHLOSS_MAX}")
-    return replace(f, pathloss=value)
+    return replace(discovery_filter, pathloss=value)
 
 
-def _transport(f: DiscoveryFilter, value: Any) -> DiscoveryFilter:
+def _transport(discovery_filter: DiscoveryFilter, value: Any) -> DiscoveryFilter:
     if value not in _TRANSPORTS:
         raise ValueError(f"Transport {value!r} is not one of {sorted(_TRANSPORTS)}")
-    return replace(f, transport=value)
+    return replace(discovery_filter, transport=value)
 
 
 _Parser = Callable[[DiscoveryFilter, Any], DiscoveryFilter]
@@ -116,21 +116,23 @@ def parse_filter(options: Mapping[str, object]) -> DiscoveryFilter | None:
     return result
 
 
-def matches(f: DiscoveryFilter | None, sighting: Sighting) -> bool:
-    if f is None:
+def matches(discovery_filter: DiscoveryFilter | None, sighting: Sighting) -> bool:
+    if discovery_filter is None:
         return True
-    if f.transport == "bredr":
+    if discovery_filter.transport == "bredr":
         return False
-    if f.uuids and not f.uuids & sighting.uuids:
+    if discovery_filter.uuids and not discovery_filter.uuids & sighting.uuids:
         return False
-    if f.pattern and not (
-        sighting.address.startswith(f.pattern) or sighting.name.startswith(f.pattern)
+    if discovery_filter.pattern and not (
+        sighting.address.startswith(discovery_filter.pattern)
+        or sighting.name.startswith(discovery_filter.pattern)
     ):
         return False
-    if f.rssi is not None and sighting.rssi < f.rssi:
+    if discovery_filter.rssi is not None and sighting.rssi < discovery_filter.rssi:
         return False
-    return f.pathloss is None or (
-        sighting.tx_power is not None and sighting.tx_power - sighting.rssi <= f.pathloss
+    return discovery_filter.pathloss is None or (
+        sighting.tx_power is not None
+        and sighting.tx_power - sighting.rssi <= discovery_filter.pathloss
     )
 
 
@@ -154,11 +156,11 @@ class Discovery:
     def _active_filters(self) -> list[DiscoveryFilter]:
         return [self._filters[s] for s in self._sessions if s in self._filters]
 
-    def set_filter(self, client: str, f: DiscoveryFilter | None) -> None:
-        if f is None:
+    def set_filter(self, client: str, discovery_filter: DiscoveryFilter | None) -> None:
+        if discovery_filter is None:
             self._filters.pop(client, None)
         else:
-            self._filters[client] = f
+            self._filters[client] = discovery_filter
 
     def start(self, client: str) -> bool:
         """Start ``client``'s session; whether discovery was off until now."""

@@ -124,8 +124,8 @@ class CanonicalDevice(NativeDevice):
         return _dumps(readings if len(readings) > 1 else readings[0])
 
 
-def _reading(metric: str, value: object, unit: str, t: float) -> dict[str, object]:
-    return {"metric": metric, "value": value, "unit": unit, "time": iso_utc(t)}
+def _reading(metric: str, value: object, unit: str, at: float) -> dict[str, object]:
+    return {"metric": metric, "value": value, "unit": unit, "time": iso_utc(at)}
 
 
 class CanonicalCgm(CanonicalDevice):
@@ -147,14 +147,14 @@ class CanonicalCuff(CanonicalDevice):
 
     def _measure(self, t0: float, t1: float) -> list[Measured]:
         out = []
-        for r in self.wearer.pressure.readings(t0, t1):
-            t = whole_seconds(r.time)
+        for reading in self.wearer.pressure.readings(t0, t1):
+            at = whole_seconds(reading.time)
             readings = [
-                _reading("systolic_bp", r.systolic, "mm[Hg]", t),
-                _reading("diastolic_bp", r.diastolic, "mm[Hg]", t),
-                _reading("pulse_rate", r.pulse, "/min", t),
+                _reading("systolic_bp", reading.systolic, "mm[Hg]", at),
+                _reading("diastolic_bp", reading.diastolic, "mm[Hg]", at),
+                _reading("pulse_rate", reading.pulse, "/min", at),
             ]
-            out.append(Measured(t, {"readings": readings}, 3))
+            out.append(Measured(at, {"readings": readings}, 3))
         return out
 
 
@@ -177,13 +177,13 @@ class CanonicalOximeter(CanonicalDevice):
 
     def _measure(self, t0: float, t1: float) -> list[Measured]:
         out = []
-        for r in self.wearer.oximetry.spot_checks(t0, t1):
-            t = whole_seconds(r.time)
+        for reading in self.wearer.oximetry.spot_checks(t0, t1):
+            at = whole_seconds(reading.time)
             readings = [
-                _reading("spo2", r.spo2, "%", t),
-                _reading("pulse_rate", r.pulse, "/min", t),
+                _reading("spo2", reading.spo2, "%", at),
+                _reading("pulse_rate", reading.pulse, "/min", at),
             ]
-            out.append(Measured(t, {"readings": readings}, 2))
+            out.append(Measured(at, {"readings": readings}, 2))
         return out
 
 
@@ -198,22 +198,22 @@ class AcmeCuff(NativeDevice):
 
     def _measure(self, t0: float, t1: float) -> list[Measured]:
         out = []
-        for r in self.wearer.pressure.readings(t0, t1):
-            t = whole_seconds(r.time)
-            rng = generator(self.wearer.seed, self.device_id, "acme", int(t))
+        for reading in self.wearer.pressure.readings(t0, t1):
+            at = whole_seconds(reading.time)
+            rng = generator(self.wearer.seed, self.device_id, "acme", int(at))
             record: dict[str, object] = {
-                "ts": int(t),
-                "sys": r.systolic,
-                "dia": r.diastolic,
+                "ts": int(at),
+                "sys": reading.systolic,
+                "dia": reading.diastolic,
                 "unit": "mmHg",
-                "irregular": r.irregular,
+                "irregular": reading.irregular,
                 "cuff_ok": bool(rng.random() > 0.03),
             }
             readings = 2
             if rng.random() > 0.05:  # the cuff omits the pulse when it could not measure it
-                record["pulse"] = r.pulse
+                record["pulse"] = reading.pulse
                 readings = 3
-            out.append(Measured(t, record, readings))
+            out.append(Measured(at, record, readings))
         return out
 
 
@@ -234,12 +234,12 @@ class GlucoCloudMeter(NativeDevice):
             meals = person.glucose.meals(day)
             times = [m.time - 600 for m in meals if m.kind in ("breakfast", "dinner")]
             times += [m.time + 2 * HOUR for m in meals if m.kind == "lunch"]
-            for t in sorted(times):
-                if rng.random() < 0.85 and t0 <= t < t1:
-                    t = whole_seconds(t)
-                    mg = meter_reading(person.seed, self.device_id, person.glucose, t)
+            for at in sorted(times):
+                if rng.random() < 0.85 and t0 <= at < t1:
+                    at = whole_seconds(at)
+                    mg = meter_reading(person.seed, self.device_id, person.glucose, at)
                     mmol = Decimal(f"{mg * MMOL_PER_MG_DL:.1f}")
-                    out.append(Measured(t, {"t": iso_utc(t), "glucose_mmol": float(mmol)}, 1))
+                    out.append(Measured(at, {"t": iso_utc(at), "glucose_mmol": float(mmol)}, 1))
         return out
 
     def numbered(self, record: dict[str, object], seq: int) -> dict[str, object]:
@@ -259,16 +259,19 @@ class NimbusScale(NativeDevice):
     def _measure(self, t0: float, t1: float) -> list[Measured]:
         person = self.wearer
         out = []
-        for r in person.weight.readings(t0, t1):
-            t = whole_seconds(r.time)
-            bmi = person.weight.bmi(r.kg)
+        for reading in person.weight.readings(t0, t1):
+            at = whole_seconds(reading.time)
+            bmi = person.weight.bmi(reading.kg)
             fat_permille = round(10 * (1.2 * bmi + 0.23 * person.age - 5.4 - 10.8 * 0.5))
             record: dict[str, object] = {
                 "data": {
-                    "body": {"weight": {"value": r.kg, "unit": "kg"}, "fat_permille": fat_permille},
+                    "body": {
+                        "weight": {"value": reading.kg, "unit": "kg"},
+                        "fat_permille": fat_permille,
+                    },
                     "user": 1,
-                    "measured_at": iso_local(t, person.zone),
+                    "measured_at": iso_local(at, person.zone),
                 }
             }
-            out.append(Measured(t, record, 2))
+            out.append(Measured(at, record, 2))
         return out

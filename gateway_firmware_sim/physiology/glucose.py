@@ -154,7 +154,7 @@ class GlucoseModel:
         cached = self._meals.get(day)
         if cached is not None:
             return cached
-        p = self.params
+        params = self.params
         rng = generator(self.seed, self.key, "meals", day)
         midnight = day_start(day, self.zone)
         plan = (
@@ -168,9 +168,9 @@ class GlucoseModel:
             eaten = rng.random() < probability
             when = midnight + (hour + rng.uniform(0, 1.5)) * HOUR
             carbs = float(rng.uniform(*carbs_range))
-            spread = float(rng.lognormal(0.0, p.meal_spread))
+            spread = float(rng.lognormal(0.0, params.meal_spread))
             if eaten:
-                meals.append(Meal(when, kind, round(carbs), carbs * p.meal_gain * spread))
+                meals.append(Meal(when, kind, round(carbs), carbs * params.meal_gain * spread))
         self._meals[day] = result = tuple(meals)
         return result
 
@@ -178,14 +178,16 @@ class GlucoseModel:
         cached = self._exercise.get(day)
         if cached is not None:
             return cached
-        p = self.params
+        params = self.params
         rng = generator(self.seed, self.key, "exercise", day)
         sessions: tuple[ExerciseSession, ...] = ()
-        if rng.random() < p.exercise_per_week / 7:
+        if rng.random() < params.exercise_per_week / 7:
             start = day_start(day, self.zone) + (17.0 + rng.uniform(0, 1.5)) * HOUR
             sessions = (
                 ExerciseSession(
-                    start, rng.uniform(30, 60) * MINUTE, p.exercise_drop * rng.uniform(0.6, 1.2)
+                    start,
+                    rng.uniform(30, 60) * MINUTE,
+                    params.exercise_drop * rng.uniform(0.6, 1.2),
                 ),
             )
         self._exercise[day] = sessions
@@ -223,12 +225,12 @@ class GlucoseModel:
         return range(first - 1, last + 1)  # yesterday's dinner still acts after midnight
 
     def _base(self, t: FloatArray) -> FloatArray:
-        p = self.params
+        params = self.params
         hours = local_hours(t, self.zone)
-        value = self.fasting + p.dawn * np.exp(-((hours - 6.0) ** 2) / (2 * 1.2**2))
+        value = self.fasting + params.dawn * np.exp(-((hours - 6.0) ** 2) / (2 * 1.2**2))
         for period, phase in zip(self.slow_periods_s, self.slow_phases, strict=True):
             value = value + self.slow_amplitude * np.sin(2 * np.pi * t / period + phase)
-        peak = p.meal_peak_min * MINUTE
+        peak = params.meal_peak_min * MINUTE
         for day in self._days(t):
             for meal in self.meals(day):
                 value = value + meal.rise * _gamma_curve(t - meal.time, peak)

@@ -85,15 +85,15 @@ class BloodPressureModel:
         zone: Zone = 0.0,
         resting_pulse: float = 70.0,
     ) -> BloodPressureModel:
-        p = VARIANTS[variant]
+        params = VARIANTS[variant]
         rng = generator(seed, key, "pressure")
         return cls(
             seed,
             key,
             variant,
             zone,
-            float(rng.uniform(*p.systolic)),
-            float(rng.uniform(*p.diastolic)),
+            float(rng.uniform(*params.systolic)),
+            float(rng.uniform(*params.diastolic)),
             resting_pulse,
             float(rng.uniform(6.0, 7.5)),
             int(rng.integers(0, 7)),
@@ -120,7 +120,7 @@ class BloodPressureModel:
 
     def readings(self, t0: float, t1: float) -> list[BpReading]:
         """Every reading taken in ``[t0, t1)``, in time order."""
-        p = self.params
+        params = self.params
         noise = stream_key(self.seed, self.key, "bp-noise")
         out = []
         for day in local_days(t0, t1, self.zone):
@@ -128,7 +128,7 @@ class BloodPressureModel:
             for session, start in self._sessions(day):
                 rng = generator(self.seed, self.key, "bp-session", day, session)
                 effect_s, effect_d = rng.normal(0, 5), rng.normal(0, 3)
-                irregular = rng.random(2) < p.irregular_pct / 100
+                irregular = rng.random(2) < params.irregular_pct / 100
                 for index in range(2):
                     when = start + index * MINUTE
                     if not t0 <= when < t1:
@@ -138,26 +138,26 @@ class BloodPressureModel:
                     dip = 1.0 if session == "evening" else 0.0
                     alert = 1.0 if index == 0 else 0.0
                     nurse = 1.0 if session == "nurse" else 0.0
-                    n = normal_at(noise, np.array([when, when + 1.0, when + 2.0]))
+                    draws = normal_at(noise, np.array([when, when + 1.0, when + 2.0]))
                     systolic = (
                         self.systolic
-                        + p.surge[0] * surge
+                        + params.surge[0] * surge
                         - EVENING_DIP[0] * dip
-                        + p.alerting[0] * alert
-                        + p.nurse[0] * nurse
+                        + params.alerting[0] * alert
+                        + params.nurse[0] * nurse
                         + effect_s
-                        + 3.0 * n[0]
+                        + 3.0 * draws[0]
                     )
                     diastolic = (
                         self.diastolic
-                        + p.surge[1] * surge
+                        + params.surge[1] * surge
                         - EVENING_DIP[1] * dip
-                        + p.alerting[1] * alert
-                        + p.nurse[1] * nurse
+                        + params.alerting[1] * alert
+                        + params.nurse[1] * nurse
                         + effect_d
-                        + 2.0 * n[1]
+                        + 2.0 * draws[1]
                     )
-                    pulse = self.resting_pulse + 4 + 4 * nurse + 3.0 * n[2]
+                    pulse = self.resting_pulse + 4 + 4 * nurse + 3.0 * draws[2]
                     sys_i, dia_i = round(systolic), round(diastolic)
                     out.append(
                         BpReading(

@@ -189,16 +189,16 @@ class DynsecAdmin:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DynsecAdmin:
-        s = settings.dynsec
-        if s.password is None:
+        dynsec = settings.dynsec
+        if dynsec.password is None:
             raise DynsecError("set HUB_DYNSEC__PASSWORD: the broker's dynamic-security admin")
         return cls(
-            s.host or settings.mqtt.host,
-            s.port or settings.mqtt.port,
-            s.username,
-            s.password,
-            ca_file=s.ca_file,
-            timeout_s=s.timeout_s,
+            dynsec.host or settings.mqtt.host,
+            dynsec.port or settings.mqtt.port,
+            dynsec.username,
+            dynsec.password,
+            ca_file=dynsec.ca_file,
+            timeout_s=dynsec.timeout_s,
         )
 
     # --- connection -------------------------------------------------------------------
@@ -353,9 +353,11 @@ class DynsecAdmin:
         except (ValueError, KeyError, TypeError):
             return  # not an answer we can read: the wait times out with a clear message
         with self._lock:
-            for r in responses:
-                if isinstance(r, dict) and "correlationData" in r:
-                    self._replies[str(r["correlationData"])] = _Reply(
-                        str(r.get("command", "?")), r.get("error"), r.get("data") or {}
+            for response in responses:
+                if isinstance(response, dict) and "correlationData" in response:
+                    self._replies[str(response["correlationData"])] = _Reply(
+                        str(response.get("command", "?")),
+                        response.get("error"),
+                        response.get("data") or {},
                     )
             self._lock.notify_all()

@@ -68,12 +68,12 @@ class GatewayHealthBook:
         self._gauges()
 
     def _gauges(self) -> None:
-        m = self.metrics
+        metrics = self.metrics
         statuses = list(self._online.values())
-        m.gateways_online.set(len(statuses))
-        m.gateway_outbox_pending.set(sum(s.outbox.pending for s in statuses if s.outbox))
-        m.gateway_outbox_refused.set(sum(s.outbox.refused for s in statuses if s.outbox))
-        m.gateway_devices_low_battery.set(
+        metrics.gateways_online.set(len(statuses))
+        metrics.gateway_outbox_pending.set(sum(s.outbox.pending for s in statuses if s.outbox))
+        metrics.gateway_outbox_refused.set(sum(s.outbox.refused for s in statuses if s.outbox))
+        metrics.gateway_devices_low_battery.set(
             sum(
                 1
                 for s in statuses

@@ -152,18 +152,18 @@ class GatewayMqtt:
     # --- network thread ---------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        b = self.broker
-        v5 = b.protocol == "5"
+        broker = self.broker
+        v5 = broker.protocol == "5"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else self._clean,
         )
-        if b.username:
-            client.username_pw_set(b.username, b.password)
-        if b.tls_ca_file is not None:
-            client.tls_set(ca_certs=str(b.tls_ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if broker.username:
+            client.username_pw_set(broker.username, broker.password)
+        if broker.tls_ca_file is not None:
+            client.tls_set(ca_certs=str(broker.tls_ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
         client.max_inflight_messages_set(100)
         client.max_queued_messages_set(0)
         client.will_set(self.will.topic, self.will.payload, qos=1, retain=True)
@@ -176,19 +176,19 @@ class GatewayMqtt:
         return client
 
     def _connect(self, client: mqtt.Client) -> None:
-        b = self.broker
-        if b.protocol == "5":
+        broker = self.broker
+        if broker.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self.session_expiry_s
             client.connect(
-                b.host,
-                b.port,
-                keepalive=b.keepalive,
+                broker.host,
+                broker.port,
+                keepalive=broker.keepalive,
                 clean_start=self._clean,
                 properties=properties,
             )
         else:
-            client.connect(b.host, b.port, keepalive=b.keepalive)
+            client.connect(broker.host, broker.port, keepalive=broker.keepalive)
 
     def _on_connect(
         self, client: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object

@@ -12,52 +12,62 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class BridgeMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.received = Counter("hub_messages_received", "MQTT messages received", registry=r)
-        self.acknowledged = Counter(
-            "hub_messages_acknowledged", "MQTT messages acknowledged after commit", registry=r
+        collectors = self.registry
+        self.received = Counter(
+            "hub_messages_received", "MQTT messages received", registry=collectors
         )
-        self.stored = Counter("hub_readings_stored", "new readings stored", registry=r)
+        self.acknowledged = Counter(
+            "hub_messages_acknowledged",
+            "MQTT messages acknowledged after commit",
+            registry=collectors,
+        )
+        self.stored = Counter("hub_readings_stored", "new readings stored", registry=collectors)
         self.duplicates = Counter(
-            "hub_readings_duplicate", "readings already stored (same identity)", registry=r
+            "hub_readings_duplicate", "readings already stored (same identity)", registry=collectors
         )
         self.dead_lettered = Counter(
-            "hub_dead_letters", "messages or items dead-lettered", ["kind"], registry=r
+            "hub_dead_letters", "messages or items dead-lettered", ["kind"], registry=collectors
         )
         self.quarantined = Counter(
-            "hub_readings_quarantined", "readings of devices no enrollment covers", registry=r
+            "hub_readings_quarantined",
+            "readings of devices no enrollment covers",
+            registry=collectors,
         )
         self.batch_size = Histogram(
             "hub_batch_size_messages",
             "messages per committed batch",
             buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000),
-            registry=r,
+            registry=collectors,
         )
         self.commit_seconds = Histogram(
             "hub_commit_seconds",
             "time to commit one batch",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=r,
+            registry=collectors,
         )
         self.store_errors = Counter(
-            "hub_store_errors", "failed commits (batch kept unacknowledged, retried)", registry=r
+            "hub_store_errors",
+            "failed commits (batch kept unacknowledged, retried)",
+            registry=collectors,
         )
         self.in_flight = Gauge(
-            "hub_messages_unacknowledged", "received messages not yet acknowledged", registry=r
+            "hub_messages_unacknowledged",
+            "received messages not yet acknowledged",
+            registry=collectors,
         )
-        self.reconnects = Counter("hub_mqtt_reconnects", "MQTT reconnections", registry=r)
+        self.reconnects = Counter("hub_mqtt_reconnects", "MQTT reconnections", registry=collectors)
         self.callback_errors = Counter(
-            "hub_callback_errors", "exceptions caught in paho callbacks", registry=r
+            "hub_callback_errors", "exceptions caught in paho callbacks", registry=collectors
         )
         self.gateway_acks = Counter(
             "hub_gateway_acks_published",
             "end-to-end ack messages published to gateways",
-            registry=r,
+            registry=collectors,
         )
         self.broker_dropped = Gauge(
             "hub_broker_dropped_messages",
             "the broker's own count of dropped messages ($SYS/broker/publish/messages/dropped)",
-            registry=r,
+            registry=collectors,
         )
         # Gateway health, from their retained statuses (hs/v1/gateways/+/status): totals
         # over gateways, never one series per gateway.
@@ -65,23 +75,23 @@ class BridgeMetrics:
             "hub_gateway_status_messages",
             "gateway status messages by outcome (online, offline, malformed, unregistered)",
             ["outcome"],
-            registry=r,
+            registry=collectors,
         )
         self.gateways_online = Gauge(
-            "hub_gateways_online", "gateways whose latest status is online", registry=r
+            "hub_gateways_online", "gateways whose latest status is online", registry=collectors
         )
         self.gateway_outbox_pending = Gauge(
             "hub_gateway_outbox_pending_frames",
             "frames waiting in online gateways' outboxes for the hub's ack, as they report",
-            registry=r,
+            registry=collectors,
         )
         self.gateway_outbox_refused = Gauge(
             "hub_gateway_outbox_refused_frames",
             "frames online gateways refused because their outbox was full, as they report",
-            registry=r,
+            registry=collectors,
         )
         self.gateway_devices_low_battery = Gauge(
             "hub_gateway_devices_low_battery",
             "devices of online gateways reporting a battery level under 20 %",
-            registry=r,
+            registry=collectors,
         )

@@ -586,8 +586,12 @@ def encode_gateway_status(status: GatewayStatus) -> bytes:
     if status.software is not None:
         document["software"] = status.software
     if status.outbox is not None:
-        o = status.outbox
-        document["outbox"] = {"pending": o.pending, "bytes": o.bytes, "refused": o.refused}
+        outbox = status.outbox
+        document["outbox"] = {
+            "pending": outbox.pending,
+            "bytes": outbox.bytes,
+            "refused": outbox.refused,
+        }
     if status.devices:
         document["devices"] = [_device_document(d) for d in status.devices]
     return strict_json.dumps(document)

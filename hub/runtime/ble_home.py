@@ -88,12 +88,16 @@ class BleHome:
         if shutil.which("dbus-daemon") is None:
             log.warning("dbus-daemon not found (Debian package 'dbus'): no BLE home in this run")
             return None
-        s = self.settings
+        settings = self.settings
         now = time.time()
-        home = devices(s.sim.seed, now - DAY)
-        bluez = self._stack.enter_context(simulated_bluez_thread(home, seed=s.sim.seed))
+        home = devices(settings.sim.seed, now - DAY)
+        bluez = self._stack.enter_context(simulated_bluez_thread(home, seed=settings.sim.seed))
         token = mint_token(
-            s.auth, subject="hub-up", role=Role.ADMIN, now=datetime.now(UTC), ttl=timedelta(hours=1)
+            settings.auth,
+            subject="hub-up",
+            role=Role.ADMIN,
+            now=datetime.now(UTC),
+            ttl=timedelta(hours=1),
         )
         enroller = ApiEnroller(api_base, token)
         try:
@@ -104,11 +108,11 @@ class BleHome:
                 )
         finally:
             enroller.close()
-        directory = s.data_dir / "ble-gateway"
+        directory = settings.data_dir / "ble-gateway"
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "gateway.toml"
-        protocol = env.get("HUB_MQTT__PROTOCOL", s.mqtt.protocol)
-        config.write_text(gateway_config(s, protocol, home))
+        protocol = env.get("HUB_MQTT__PROTOCOL", settings.mqtt.protocol)
+        config.write_text(gateway_config(settings, protocol, home))
         return subprocess.Popen(
             [sys.executable, "-m", "hub", "ble-gateway", "--config", str(config)],
             env={**env, "DBUS_SYSTEM_BUS_ADDRESS": bluez.bus_address},

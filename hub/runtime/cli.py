@@ -216,20 +216,20 @@ def _cmd_decode(_settings: Settings, args: argparse.Namespace) -> int:
         print(f"hub decode: {err}", file=sys.stderr)
         return 1
     out = []
-    for m in measurements:
-        definition = METRICS[m.metric]
+    for measurement in measurements:
+        definition = METRICS[measurement.metric]
         out.append(
             {
-                "metric": m.metric,
+                "metric": measurement.metric,
                 "mdc": {"code": definition.mdc_code, "ref": definition.mdc_ref},
                 "loinc": definition.loinc,
-                "value": None if m.value is None else str(m.value),
-                "special": None if m.special is None else m.special.value,
-                "unit": m.unit,
-                "time": m.time_raw,
-                "sequence": m.sequence,
-                "user_id": m.user_id,
-                "annotations": list(m.annotations),
+                "value": None if measurement.value is None else str(measurement.value),
+                "special": None if measurement.special is None else measurement.special.value,
+                "unit": measurement.unit,
+                "time": measurement.time_raw,
+                "sequence": measurement.sequence,
+                "user_id": measurement.user_id,
+                "annotations": list(measurement.annotations),
             }
         )
     document = {

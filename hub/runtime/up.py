@@ -74,21 +74,25 @@ class Supervisor:
         return process
 
     def _start_broker(self) -> None:
-        s = self.settings
-        mode = s.broker.mode
+        settings = self.settings
+        mode = settings.broker.mode
         if mode == "auto":
             mode = "mosquitto" if mosquitto_binary() else "embedded"
         if mode == "external":
-            log.info("using the external MQTT broker at %s:%d", s.mqtt.host, s.mqtt.port)
+            log.info(
+                "using the external MQTT broker at %s:%d", settings.mqtt.host, settings.mqtt.port
+            )
             return
-        if port_open(s.mqtt.host, s.mqtt.port):
+        if port_open(settings.mqtt.host, settings.mqtt.port):
             raise RuntimeError(
-                f"port {s.mqtt.port} is taken: stop the other broker or set "
+                f"port {settings.mqtt.port} is taken: stop the other broker or set "
                 "HUB_MQTT__PORT, or HUB_BROKER__MODE=external to use it"
             )
         if mode == "mosquitto":
-            assert s.broker.data_dir is not None
-            process = spawn_mosquitto(s.mqtt.host, s.mqtt.port, s.broker.data_dir)
+            assert settings.broker.data_dir is not None
+            process = spawn_mosquitto(
+                settings.mqtt.host, settings.mqtt.port, settings.broker.data_dir
+            )
             self.children.append(("mosquitto", process))
         else:
             log.warning(
@@ -97,7 +101,7 @@ class Supervisor:
             self.env["HUB_MQTT__PROTOCOL"] = "3.1.1"
             process = self._spawn("embedded-broker", "broker")
         wait_for(
-            lambda: port_open(s.mqtt.host, s.mqtt.port),
+            lambda: port_open(settings.mqtt.host, settings.mqtt.port),
             "MQTT broker",
             30,
             lambda: process.poll() is None,
@@ -106,45 +110,48 @@ class Supervisor:
     def _start_vault(self) -> None:
         """The reference document vault (``hub vault``), where the reports are filed; every
         role files to and reads from it at its address unless HUB_VAULT__URL names another."""
-        v = self.settings.vault
-        url = f"http://{v.host}:{v.port}"
+        vault_settings = self.settings.vault
+        url = f"http://{vault_settings.host}:{vault_settings.port}"
         self.env.setdefault("HUB_VAULT__URL", url)
         vault = self._spawn("vault", "vault")
         wait_for(lambda: http_ok(f"{url}/healthz"), "vault", 60, lambda: vault.poll() is None)
 
     def start(self) -> None:
-        s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._start_broker()
         self._start_vault()
         api = self._spawn("api", "api")
-        base = f"http://{s.api.host}:{s.api.port}"
+        base = f"http://{settings.api.host}:{settings.api.port}"
         wait_for(lambda: http_ok(f"{base}/healthz"), "API", 60, lambda: api.poll() is None)
         bridge = self._spawn("bridge", "bridge")
         # The fleet publishes only once the bridge's subscription exists (no lost first batch).
         wait_for(
-            lambda: wait_online(s.mqtt.host, s.mqtt.port, s.mqtt.client_id, 1.0),
+            lambda: wait_online(
+                settings.mqtt.host, settings.mqtt.port, settings.mqtt.client_id, 1.0
+            ),
             "MQTT bridge",
             60,
             lambda: bridge.poll() is None,
         )
         self._spawn("reports", "reports", "serve")  # the report schedule and its deliveries
-        if s.sim.enabled and s.sim.patients > 0:
+        if settings.sim.enabled and settings.sim.patients > 0:
             self._spawn("sim", "sim", "--api", base)
-        if s.sim.enabled:  # one home through the simulated BlueZ, bleak and hub ble-gateway
+        if settings.sim.enabled:  # one home through the simulated BlueZ, bleak and hub ble-gateway
             gateway = self.ble_home.start(base, self.env)
             if gateway is not None:
                 self.children.append(("ble-gateway", gateway))
         self._banner(base)
 
     def _banner(self, base: str) -> None:
-        s = self.settings
+        settings = self.settings
         token = mint_token(
-            s.auth, subject="pat-demo-0001", role=Role.PATIENT, now=datetime.now(UTC)
+            settings.auth, subject="pat-demo-0001", role=Role.PATIENT, now=datetime.now(UTC)
         )
         print(
             f"\nHub is up.\n  API      {base}  (OpenAPI: {base}/docs)\n"
-            f"  MQTT     {s.mqtt.host}:{s.mqtt.port}\n  data     {s.data_dir.resolve()}\n\n"
+            f"  MQTT     {settings.mqtt.host}:{settings.mqtt.port}\n"
+            f"  data     {settings.data_dir.resolve()}\n\n"
             "The first simulated patient's page, signed in (the token stays in the link's\n"
             "fragment: never sent to the server):\n"
             f"  {base}/#token={token}\n\n"

@@ -74,8 +74,10 @@ class Deliverer:
         self.vault = vault
         self.clock = clock
         self.rand = rand
-        r = settings.reports
-        self.backoff = Backoff(base=r.delivery_backoff_s, cap=r.delivery_backoff_cap_s, jitter=0.2)
+        reports = settings.reports
+        self.backoff = Backoff(
+            base=reports.delivery_backoff_s, cap=reports.delivery_backoff_cap_s, jitter=0.2
+        )
         self.oldest_age = Gauge(
             "hub_filing_outbox_oldest_age_seconds",
             "age of the oldest document filing still pending delivery to the vault (0: none)",

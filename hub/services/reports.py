@@ -107,8 +107,8 @@ class ReportService:
         self.filings = filings
         self.catalog = catalog
         self.clock = clock
-        r = settings.reports
-        self.authoring = Authoring(r.organization_name, r.organization_id, __version__)
+        reports = settings.reports
+        self.authoring = Authoring(reports.organization_name, reports.organization_id, __version__)
 
     # --- who and what ---------------------------------------------------------------------
 
@@ -160,12 +160,12 @@ class ReportService:
         while True:
             page = self.store.readings(plan.patient_id, None, start, end, after=after, limit=_PAGE)
             for reading in page:
-                t = epoch_ms(reading.effective_time)
+                at_ms = epoch_ms(reading.effective_time)
                 counts[reading.device_id] = counts.get(reading.device_id, 0) + 1
-                last[reading.device_id] = max(t, last.get(reading.device_id, t))
+                last[reading.device_id] = max(at_ms, last.get(reading.device_id, at_ms))
                 metrics.setdefault(reading.device_id, set()).add(reading.metric)
                 if reading.metric == "glucose":
-                    meter_times.append(t)
+                    meter_times.append(at_ms)
                     meter_values.append(reading.value)
                     contexts.append(meal_context(reading.flags))
             total += len(page)

@@ -216,8 +216,8 @@ def summaries(
     """Every summary of ``period`` in the patient's zone, computed with their programme's
     thresholds. ``profiles=False`` leaves out what no alert uses (AGP, meter glucose, heart
     rate)."""
-    s, e = period.start_ms, period.end_ms
-    tz, t = patient.zone, patient.thresholds
+    start_ms, end_ms = period.start_ms, period.end_ms
+    tz, thresholds = patient.zone, patient.thresholds
     cgm_t, cgm_v = _arrays(store, patient_id, "glucose_isf", period)
     kg_t, kg_v = _arrays(store, patient_id, "weight", period)
     spo2_t, spo2_v = _arrays(store, patient_id, "spo2", period)
@@ -225,21 +225,33 @@ def summaries(
     heart, heart_metric = _heart_rate(store, patient_id, period) if profiles else (None, None)
     return Summaries(
         period=period,
-        cgm=cgm_summary(cgm_t, cgm_v, s, e, tz) if cgm_t.size else None,
-        agp=ambulatory_glucose_profile(cgm_t, cgm_v, s, e, tz) if profiles and cgm_t.size else None,
+        cgm=cgm_summary(cgm_t, cgm_v, start_ms, end_ms, tz) if cgm_t.size else None,
+        agp=ambulatory_glucose_profile(cgm_t, cgm_v, start_ms, end_ms, tz)
+        if profiles and cgm_t.size
+        else None,
         spot_glucose=_spot_glucose(store, patient_id, period, tz) if profiles else None,
         blood_pressure=_blood_pressure(store, patient_id, period, tz),
         weight=weight_summary(
-            kg_t, kg_v, s, e, tz, gain_kg=t.weight_gain_kg, gain_days=t.weight_gain_days
+            kg_t,
+            kg_v,
+            start_ms,
+            end_ms,
+            tz,
+            gain_kg=thresholds.weight_gain_kg,
+            gain_days=thresholds.weight_gain_days,
         )
         if kg_t.size
         else None,
-        spo2=spo2_summary(spo2_t, spo2_v, s, e, threshold_percent=t.spo2_threshold_percent)
+        spo2=spo2_summary(
+            spo2_t, spo2_v, start_ms, end_ms, threshold_percent=thresholds.spo2_threshold_percent
+        )
         if spo2_t.size
         else None,
         heart_rate=heart,
         heart_rate_metric=heart_metric,
-        temperature=temperature_summary(temp_t, temp_v, s, e, fever_celsius=t.fever_celsius)
+        temperature=temperature_summary(
+            temp_t, temp_v, start_ms, end_ms, fever_celsius=thresholds.fever_celsius
+        )
         if temp_t.size
         else None,
     )

@@ -86,8 +86,8 @@ def agp_chart(pdf: FPDF, agp: AgpProfile, box: Box, *, unit: str, language: str)
     # The target range 70-180: dashed lines.
     _dashed(pdf, 1.2, 1.0)
     pdf.set_line_width(0.3)
-    for v in (70 * factor, 180 * factor):
-        pdf.line(box.x, y_of(v), box.x + box.w, y_of(v))
+    for level in (70 * factor, 180 * factor):
+        pdf.line(box.x, y_of(level), box.x + box.w, y_of(level))
     _dashed(pdf, 0, 0)
 
     def line(values: Sequence[float | None]) -> list[tuple[float, float] | None]:
@@ -131,17 +131,17 @@ def trend_chart(
     step = box.w / max(len(mean), 1)
     points: list[tuple[float, float] | None] = []
     pdf.set_line_width(0.2)
-    for i, (m, a, b) in enumerate(zip(mean, low, high, strict=True)):
+    for i, (mean_value, low_value, high_value) in enumerate(zip(mean, low, high, strict=True)):
         x = box.x + (i + 0.5) * step
         if len(day_labels) <= 8 or i % 3 == 0:
             pdf.text(x - 3, box.y + box.h + 3, day_labels[i])
-        if m is None or a is None or b is None:
+        if mean_value is None or low_value is None or high_value is None:
             points.append(None)
             continue
-        pdf.line(x, y_of(a), x, y_of(b))
-        pdf.line(x - 0.8, y_of(a), x + 0.8, y_of(a))
-        pdf.line(x - 0.8, y_of(b), x + 0.8, y_of(b))
-        points.append((x, y_of(m)))
+        pdf.line(x, y_of(low_value), x, y_of(high_value))
+        pdf.line(x - 0.8, y_of(low_value), x + 0.8, y_of(low_value))
+        pdf.line(x - 0.8, y_of(high_value), x + 0.8, y_of(high_value))
+        points.append((x, y_of(mean_value)))
     pdf.set_line_width(0.6)
     _curve(pdf, points)
     for point in points:

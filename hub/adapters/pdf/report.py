@@ -89,25 +89,25 @@ def _local_day(ms: int, zone: str, lang: str) -> str:
     return f"{strings.day(moment.date(), lang)} {moment:%H:%M}"
 
 
-def _header(pdf: _Pdf, c: ReportContent, title: str, created: datetime) -> None:
-    lang = c.language
+def _header(pdf: _Pdf, content: ReportContent, title: str, created: datetime) -> None:
+    lang = content.language
     pdf.set_font("Helvetica", "B", 15)
     pdf.multi_cell(WIDTH, 7, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", "", 10)
-    made = _local_day(int(created.timestamp() * 1000), c.zone, lang)
+    made = _local_day(int(created.timestamp() * 1000), content.zone, lang)
     lines = [
-        strings.period_text(c.period, lang),
-        f"{strings.text('program', lang)}: {c.program.name}",
-        f"{strings.text('patient', lang)}: {c.patient_id}",
-        f"{strings.text('created', lang)}: {made} ({strings.text('zone', lang)}: {c.zone})",
+        strings.period_text(content.period, lang),
+        f"{strings.text('program', lang)}: {content.program.name}",
+        f"{strings.text('patient', lang)}: {content.patient_id}",
+        f"{strings.text('created', lang)}: {made} ({strings.text('zone', lang)}: {content.zone})",
     ]
     for line in lines:
         pdf.cell(WIDTH, LINE, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _sufficiency(pdf: _Pdf, c: ReportContent) -> None:
+def _sufficiency(pdf: _Pdf, content: ReportContent) -> None:
     """Per summary with readings: how many, over what, and whether that is enough."""
-    lang = c.language
+    lang = content.language
 
     def status(sufficient: bool) -> str:
         return strings.text("sufficient" if sufficient else "insufficient", lang)
@@ -116,36 +116,36 @@ def _sufficiency(pdf: _Pdf, c: ReportContent) -> None:
         return f"{count} {strings.text('col.days', lang).lower()}"
 
     cgm = (
-        f"{strings.text('cgm.window', lang, days=c.cgm_days)}, "
-        f"{strings.text('cgm.active', lang).lower()} {_pct(c.cgm.active_percent, lang)}"
+        f"{strings.text('cgm.window', lang, days=content.cgm_days)}, "
+        f"{strings.text('cgm.active', lang).lower()} {_pct(content.cgm.active_percent, lang)}"
     )
     candidates = [
-        ("section.cgm", c.cgm.readings, cgm, c.cgm.sufficient),
+        ("section.cgm", content.cgm.readings, cgm, content.cgm.sufficient),
         (
             "section.meter",
-            c.spot_glucose.readings,
-            days(c.spot_glucose.days_with_readings),
-            c.spot_glucose.sufficient,
+            content.spot_glucose.readings,
+            days(content.spot_glucose.days_with_readings),
+            content.spot_glucose.sufficient,
         ),
         (
             "section.bp",
-            c.blood_pressure.readings,
-            days(c.blood_pressure.days_with_readings),
-            c.blood_pressure.sufficient,
+            content.blood_pressure.readings,
+            days(content.blood_pressure.days_with_readings),
+            content.blood_pressure.sufficient,
         ),
         (
             "section.weight",
-            c.weight.readings,
-            days(c.weight.days_with_readings),
-            c.weight.trend_sufficient,
+            content.weight.readings,
+            days(content.weight.days_with_readings),
+            content.weight.trend_sufficient,
         ),
         (
             "section.spo2",
-            c.spo2.readings,
-            f"{c.spo2.covered_ms / 3_600_000:.1f} h",
-            c.spo2.sufficient,
+            content.spo2.readings,
+            f"{content.spo2.covered_ms / 3_600_000:.1f} h",
+            content.spo2.sufficient,
         ),
-        ("section.heart_rate", c.heart_rate.readings, "", c.heart_rate.sufficient),
+        ("section.heart_rate", content.heart_rate.readings, "", content.heart_rate.sufficient),
     ]
     rows = [
         [strings.text(key, lang), str(count), detail, status(sufficient)]
@@ -160,16 +160,16 @@ def _sufficiency(pdf: _Pdf, c: ReportContent) -> None:
         _table(pdf, header, rows, (40, 20, 80, 25))
 
 
-def _devices(pdf: _Pdf, c: ReportContent) -> None:
-    lang = c.language
+def _devices(pdf: _Pdf, content: ReportContent) -> None:
+    lang = content.language
     rows = [
         [
             d.device_id,
             " ".join(p for p in (d.manufacturer, d.model) if p) or strings.text("unknown", lang),
             str(d.readings),
-            "-" if d.last_ms is None else _local_day(d.last_ms, c.zone, lang),
+            "-" if d.last_ms is None else _local_day(d.last_ms, content.zone, lang),
         ]
-        for d in c.devices
+        for d in content.devices
     ]
     header = [
         strings.text(k, lang) for k in ("col.device", "col.maker", "col.readings", "col.last")
@@ -177,75 +177,79 @@ def _devices(pdf: _Pdf, c: ReportContent) -> None:
     _table(pdf, header, rows, (50, 60, 20, 35))
 
 
-def _cgm(pdf: _Pdf, c: ReportContent) -> None:
-    cgm, lang, unit = c.cgm, c.language, c.glucose_unit
+def _cgm(pdf: _Pdf, content: ReportContent) -> None:
+    cgm, lang, unit = content.cgm, content.language, content.glucose_unit
     if not cgm.readings:
         return
     _heading(pdf, strings.text("section.cgm", lang))
     pdf.cell(
         WIDTH,
         LINE,
-        strings.text("cgm.window", lang, days=c.cgm_days),
+        strings.text("cgm.window", lang, days=content.cgm_days),
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
-    t = c.program.thresholds
+    thresholds = content.program.thresholds
     mean = "-" if cgm.mean_mg_dl is None else strings.glucose(cgm.mean_mg_dl, unit, lang)
     gmi = _pct(cgm.gmi_percent, lang)
-    n = strings.number
+    number = strings.number
     hypo = f"{cgm.hypo_events_level1} / {cgm.hypo_events_level2}"
     rows = [
         [strings.text("cgm.active", lang), _pct(cgm.active_percent, lang), ">= 70 %"],
         [strings.text("cgm.mean", lang), mean, ""],
-        [strings.text("cgm.gmi", lang), gmi, f"<= {n(t.cgm_gmi_max_percent, lang)} %"],
+        [
+            strings.text("cgm.gmi", lang),
+            gmi,
+            f"<= {number(thresholds.cgm_gmi_max_percent, lang)} %",
+        ],
         [
             strings.text("cgm.cv", lang),
             _pct(cgm.cv_percent, lang),
-            f"<= {n(t.cgm_cv_max_percent, lang)} %",
+            f"<= {number(thresholds.cgm_cv_max_percent, lang)} %",
         ],
         [
             strings.text("cgm.tir", lang),
             _pct(cgm.tir_70_180_percent, lang),
-            f"> {n(t.cgm_tir_min_percent, lang)} %",
+            f"> {number(thresholds.cgm_tir_min_percent, lang)} %",
         ],
         [
             strings.text("cgm.tbr70", lang),
             _pct(cgm.tbr_below_70_percent, lang),
-            f"< {n(t.cgm_tbr70_max_percent, lang)} %",
+            f"< {number(thresholds.cgm_tbr70_max_percent, lang)} %",
         ],
         [
             strings.text("cgm.tbr54", lang),
             _pct(cgm.tbr_below_54_percent, lang),
-            f"< {n(t.cgm_tbr54_max_percent, lang)} %",
+            f"< {number(thresholds.cgm_tbr54_max_percent, lang)} %",
         ],
         [
             strings.text("cgm.tar180", lang),
             _pct(cgm.tar_above_180_percent, lang),
-            f"< {n(t.cgm_tar180_max_percent, lang)} %",
+            f"< {number(thresholds.cgm_tar180_max_percent, lang)} %",
         ],
         [
             strings.text("cgm.tar250", lang),
             _pct(cgm.tar_above_250_percent, lang),
-            f"< {n(t.cgm_tar250_max_percent, lang)} %",
+            f"< {number(thresholds.cgm_tar250_max_percent, lang)} %",
         ],
         [strings.text("cgm.hypo", lang), hypo, ""],
     ]
     header = [strings.text(k, lang) for k in ("col.metric", "col.value", "col.target")]
     _table(pdf, header, rows, (85, 40, 40))
-    if c.agp.readings:
+    if content.agp.readings:
         _heading(pdf, strings.text("section.agp", lang))
         pdf.set_font("Helvetica", "", 8)
         pdf.cell(WIDTH, LINE, strings.text("chart.agp", lang), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         box = Box(MARGIN + 10, pdf.get_y() + 2, WIDTH - 12, 60)
-        agp_chart(pdf, c.agp, box, unit=unit, language=lang)
+        agp_chart(pdf, content.agp, box, unit=unit, language=lang)
         pdf.set_y(box.y + box.h + 6)
 
 
-def _vitals(pdf: _Pdf, c: ReportContent) -> None:
-    lang, unit = c.language, c.glucose_unit
-    n = strings.number
+def _vitals(pdf: _Pdf, content: ReportContent) -> None:
+    lang, unit = content.language, content.glucose_unit
+    number = strings.number
     header = [strings.text("col.metric", lang), strings.text("col.value", lang)]
-    meter = c.spot_glucose
+    meter = content.spot_glucose
     if meter.readings:
         _heading(pdf, strings.text("section.meter", lang))
         mean = meter.overall.mean_mg_dl
@@ -261,15 +265,17 @@ def _vitals(pdf: _Pdf, c: ReportContent) -> None:
             ],
         ]
         _table(pdf, header, rows, (100, 65))
-    bp = c.blood_pressure
+    bp = content.blood_pressure
     if bp.readings:
         _heading(pdf, strings.text("section.bp", lang))
 
-        def means(m: BloodPressureMeans) -> str:
-            s, d = m.systolic_mm_hg, m.diastolic_mm_hg
-            if s is None or d is None:
+        def means(pair: BloodPressureMeans) -> str:
+            systolic, diastolic = pair.systolic_mm_hg, pair.diastolic_mm_hg
+            if systolic is None or diastolic is None:
                 return "-"
-            return f"{n(s, lang, 0)}/{n(d, lang, 0)} mm[Hg] ({m.readings})"
+            return (
+                f"{number(systolic, lang, 0)}/{number(diastolic, lang, 0)} mm[Hg] ({pair.readings})"
+            )
 
         rows = [
             [strings.text("bp.mean", lang), means(bp.overall)],
@@ -280,23 +286,25 @@ def _vitals(pdf: _Pdf, c: ReportContent) -> None:
                 strings.text("bp.pulse", lang),
                 "-"
                 if bp.mean_pulse_per_min is None
-                else f"{n(bp.mean_pulse_per_min, lang, 0)} /min",
+                else f"{number(bp.mean_pulse_per_min, lang, 0)} /min",
             ],
         ]
         _table(pdf, header, rows, (100, 65))
-    weight = c.weight
+    weight = content.weight
     if weight.latest_kg is not None:
         _heading(pdf, strings.text("section.weight", lang))
         trend = weight.trend_kg_per_week
         rows = [
-            [strings.text("weight.latest", lang), f"{n(weight.latest_kg, lang)} kg"],
+            [strings.text("weight.latest", lang), f"{number(weight.latest_kg, lang)} kg"],
             [
                 strings.text("weight.trend", lang),
-                "-" if trend is None else f"{n(trend, lang, 2)} {strings.text('per_week', lang)}",
+                "-"
+                if trend is None
+                else f"{number(trend, lang, 2)} {strings.text('per_week', lang)}",
             ],
         ]
         _table(pdf, header, rows, (100, 65))
-    spo2 = c.spo2
+    spo2 = content.spo2
     if spo2.readings:
         _heading(pdf, strings.text("section.spo2", lang))
         rows = [
@@ -305,7 +313,7 @@ def _vitals(pdf: _Pdf, c: ReportContent) -> None:
             [strings.text("spo2.below", lang), _pct(spo2.below_threshold_percent, lang)],
         ]
         _table(pdf, header, rows, (100, 65))
-    heart = c.heart_rate
+    heart = content.heart_rate
     if heart.readings:
         _heading(pdf, strings.text("section.heart_rate", lang))
         low, high = heart.min_per_min, heart.max_per_min
@@ -313,40 +321,40 @@ def _vitals(pdf: _Pdf, c: ReportContent) -> None:
         rows = [
             [
                 strings.text("hr.resting", lang),
-                "-" if resting is None else f"{n(resting, lang, 0)} /min",
+                "-" if resting is None else f"{number(resting, lang, 0)} /min",
             ],
             [
                 strings.text("hr.range", lang),
                 "-"
                 if low is None or high is None
-                else f"{n(low, lang, 0)} / {n(high, lang, 0)} /min",
+                else f"{number(low, lang, 0)} / {number(high, lang, 0)} /min",
             ],
         ]
         _table(pdf, header, rows, (100, 65))
-    temp = c.temperature
+    temp = content.temperature
     if temp.max_celsius is not None:
         _heading(pdf, strings.text("section.temperature", lang))
         rows = [
-            [strings.text("temp.max", lang), f"{n(temp.max_celsius, lang)} °C"],
+            [strings.text("temp.max", lang), f"{number(temp.max_celsius, lang)} °C"],
             [strings.text("temp.episodes", lang), str(len(temp.fever_episodes))],
         ]
         _table(pdf, header, rows, (100, 65))
 
 
-def _trends(pdf: _Pdf, c: ReportContent) -> None:
-    if not c.trends:
+def _trends(pdf: _Pdf, content: ReportContent) -> None:
+    if not content.trends:
         return
-    lang = c.language
+    lang = content.language
     _heading(pdf, strings.text("section.trends", lang))
-    labels = [strings.day(c.period.day(i), lang)[:5] for i in range(c.period.days)]
-    factor = glucose_value(1.0, MMOL_L) if c.glucose_unit == MMOL_L else 1.0
-    for trend in c.trends:
+    labels = [strings.day(content.period.day(i), lang)[:5] for i in range(content.period.days)]
+    factor = glucose_value(1.0, MMOL_L) if content.glucose_unit == MMOL_L else 1.0
+    for trend in content.trends:
         if pdf.will_page_break(45):
             pdf.add_page()
         scale = factor if trend.metric in ("glucose", "glucose_isf") else 1.0
 
-        def scaled(values: Sequence[float | None], k: float = scale) -> list[float | None]:
-            return [None if v is None else v * k for v in values]
+        def scaled(values: Sequence[float | None], factor: float = scale) -> list[float | None]:
+            return [None if v is None else v * factor for v in values]
 
         pdf.set_font("Helvetica", "B", 8)
         title = (

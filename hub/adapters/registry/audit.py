@@ -79,12 +79,12 @@ class Audit:
 
     def trail(self, patient_id: str, *, limit: int = 100) -> list[AuditRecord]:
         """The patient's events, newest first (same instant: the later append first)."""
-        a = schema.audit_events
+        audit_events = schema.audit_events
         with self.db.read("audit trail") as conn:
             rows = conn.execute(
-                select(a)
-                .where(a.c.patient_id == patient_id)
-                .order_by(a.c.at_ms.desc(), a.c.id.desc())
+                select(audit_events)
+                .where(audit_events.c.patient_id == patient_id)
+                .order_by(audit_events.c.at_ms.desc(), audit_events.c.id.desc())
                 .limit(limit)
             ).all()
         return [_record(row) for row in rows]

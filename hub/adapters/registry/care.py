@@ -42,28 +42,36 @@ class Care:
 
     def end(self, relationship_id: int, *, at: datetime) -> str | None:
         """End an active relationship; the patient's id, or None if none was active."""
-        c = schema.care_relationships
+        care_relationships = schema.care_relationships
         with self.db.write("end care relationship") as conn:
             patient = conn.execute(
-                select(c.c.patient_id).where(c.c.id == relationship_id, c.c.end_ms.is_(None))
+                select(care_relationships.c.patient_id).where(
+                    care_relationships.c.id == relationship_id,
+                    care_relationships.c.end_ms.is_(None),
+                )
             ).scalar_one_or_none()
             if patient is None:
                 return None
-            conn.execute(update(c).where(c.c.id == relationship_id).values(end_ms=epoch_ms(at)))
+            conn.execute(
+                update(care_relationships)
+                .where(care_relationships.c.id == relationship_id)
+                .values(end_ms=epoch_ms(at))
+            )
         return str(patient)
 
     def in_care(self, practitioner_id: str, patient_id: str, *, at: datetime) -> bool:
         """Whether a relationship of the practitioner with the patient covers ``at``."""
-        c = schema.care_relationships
+        care_relationships = schema.care_relationships
         moment = epoch_ms(at)
         with self.db.read("care relationship") as conn:
             found = conn.execute(
-                select(c.c.id)
+                select(care_relationships.c.id)
                 .where(
-                    c.c.practitioner_id == practitioner_id,
-                    c.c.patient_id == patient_id,
-                    c.c.start_ms <= moment,
-                    (c.c.end_ms.is_(None)) | (c.c.end_ms > moment),
+                    care_relationships.c.practitioner_id == practitioner_id,
+                    care_relationships.c.patient_id == patient_id,
+                    care_relationships.c.start_ms <= moment,
+                    (care_relationships.c.end_ms.is_(None))
+                    | (care_relationships.c.end_ms > moment),
                 )
                 .limit(1)
             ).first()

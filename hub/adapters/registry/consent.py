@@ -34,20 +34,20 @@ class Consent:
         self, patient_id: str, source_kind: str, source_id: str, *, now: datetime
     ) -> tuple[int, bool]:
         """Object to a source feeding the patient's space; (id, created). Idempotent."""
-        o = schema.objections
+        objections = schema.objections
         with self.db.write("add objection") as conn:
             existing = conn.execute(
-                select(o.c.id).where(
-                    o.c.patient_id == patient_id,
-                    o.c.source_kind == source_kind,
-                    o.c.source_id == source_id,
-                    o.c.end_ms.is_(None),
+                select(objections.c.id).where(
+                    objections.c.patient_id == patient_id,
+                    objections.c.source_kind == source_kind,
+                    objections.c.source_id == source_id,
+                    objections.c.end_ms.is_(None),
                 )
             ).scalar_one_or_none()
             if existing is not None:
                 return int(existing), False
             result = conn.execute(
-                insert(o).values(
+                insert(objections).values(
                     patient_id=patient_id,
                     source_kind=source_kind,
                     source_id=source_id,
@@ -61,21 +61,27 @@ class Consent:
 
     def withdraw_objection(self, patient_id: str, objection_id: int, *, now: datetime) -> bool:
         """False unless this objection of this patient was in force."""
-        o = schema.objections
+        objections = schema.objections
         with self.db.write("withdraw objection") as conn:
             result = conn.execute(
-                update(o)
-                .where(o.c.id == objection_id, o.c.patient_id == patient_id, o.c.end_ms.is_(None))
+                update(objections)
+                .where(
+                    objections.c.id == objection_id,
+                    objections.c.patient_id == patient_id,
+                    objections.c.end_ms.is_(None),
+                )
                 .values(end_ms=epoch_ms(now))
             )
         return result.rowcount == 1
 
     def objections(self, patient_id: str) -> list[ObjectionRecord]:
         """The patient's objections, in force and withdrawn, oldest first."""
-        o = schema.objections
+        objections = schema.objections
         with self.db.read("objections") as conn:
             rows = conn.execute(
-                select(o).where(o.c.patient_id == patient_id).order_by(o.c.start_ms, o.c.id)
+                select(objections)
+                .where(objections.c.patient_id == patient_id)
+                .order_by(objections.c.start_ms, objections.c.id)
             ).all()
         return [
             ObjectionRecord(
@@ -94,11 +100,11 @@ class Consent:
         ids = sorted(set(patient_ids))
         if not ids:
             return set()
-        o = schema.objections
+        objections = schema.objections
         with self.db.read("active objections") as conn:
             rows = conn.execute(
-                select(o.c.patient_id, o.c.source_kind, o.c.source_id).where(
-                    o.c.patient_id.in_(ids), o.c.end_ms.is_(None)
-                )
+                select(
+                    objections.c.patient_id, objections.c.source_kind, objections.c.source_id
+                ).where(objections.c.patient_id.in_(ids), objections.c.end_ms.is_(None))
             )
             return {(r.patient_id, r.source_kind, r.source_id) for r in rows}

@@ -40,24 +40,24 @@ class Devices:
     def register(self, device_id: str, *, profile: str, maker: str, now: datetime) -> bool:
         """Register a device (idempotent for the same maker and model); True if new;
         :class:`DeviceConflict` if another maker or model has it."""
-        d = schema.devices
+        devices = schema.devices
         with self.db.write("register device") as conn:
-            row = conn.execute(select(d).where(d.c.id == device_id)).one_or_none()
+            row = conn.execute(select(devices).where(devices.c.id == device_id)).one_or_none()
             if row is not None:
                 if (row.maker, row.profile) != (maker, profile):
                     raise DeviceConflict(f"device {device_id} is registered already")
                 return False
             conn.execute(
-                insert(d).values(
+                insert(devices).values(
                     id=device_id, profile=profile, maker=maker, created_ms=epoch_ms(now)
                 )
             )
         return True
 
     def get(self, device_id: str) -> DeviceRecord | None:
-        d = schema.devices
+        devices = schema.devices
         with self.db.read("device") as conn:
-            row = conn.execute(select(d).where(d.c.id == device_id)).one_or_none()
+            row = conn.execute(select(devices).where(devices.c.id == device_id)).one_or_none()
         if row is None:
             return None
         return DeviceRecord(
@@ -71,9 +71,9 @@ class Devices:
     def in_use(self, device_id: str) -> bool:
         """Whether the hub holds anything of this device id: an enrollment, or readings in
         quarantine (attributed readings imply an enrollment)."""
-        e, q = schema.enrollments, schema.quarantine
+        enrollments, quarantine = schema.enrollments, schema.quarantine
         with self.db.read("device in use") as conn:
-            for table in (e, q):
+            for table in (enrollments, quarantine):
                 found = conn.execute(
                     select(table.c.device_id).where(table.c.device_id == device_id).limit(1)
                 ).first()
@@ -100,15 +100,15 @@ class Devices:
 
     def redeem_pairing_code(self, code: str, device_id: str, *, now: datetime) -> bool:
         """Use a pairing code once; False if unknown, for another device, used or expired."""
-        c = schema.pairing_codes
+        pairing_codes = schema.pairing_codes
         with self.db.write("redeem pairing code") as conn:
             result = conn.execute(
-                update(c)
+                update(pairing_codes)
                 .where(
-                    c.c.code_hash == _hash(code.strip().upper()),
-                    c.c.device_id == device_id,
-                    c.c.used_ms.is_(None),
-                    c.c.expires_ms > epoch_ms(now),
+                    pairing_codes.c.code_hash == _hash(code.strip().upper()),
+                    pairing_codes.c.device_id == device_id,
+                    pairing_codes.c.used_ms.is_(None),
+                    pairing_codes.c.expires_ms > epoch_ms(now),
                 )
                 .values(used_ms=epoch_ms(now))
             )

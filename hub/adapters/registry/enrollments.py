@@ -75,10 +75,12 @@ class Enrollments:
     ) -> EnrollmentRecord:
         """Bind a device to a patient from ``start``; ends the device's open enrollment."""
         start_ms = epoch_ms(start)
-        e = schema.enrollments
+        enrollments = schema.enrollments
         with self.db.write("enroll") as conn:
             current = conn.execute(
-                select(e.c.id, e.c.start_ms).where(e.c.device_id == device_id, e.c.end_ms.is_(None))
+                select(enrollments.c.id, enrollments.c.start_ms).where(
+                    enrollments.c.device_id == device_id, enrollments.c.end_ms.is_(None)
+                )
             ).all()
             for row in current:
                 if row.start_ms >= start_ms:
@@ -86,9 +88,11 @@ class Enrollments:
                         f"device {device_id} has an enrollment starting at or after "
                         f"{start.isoformat()}"
                     )
-                conn.execute(update(e).where(e.c.id == row.id).values(end_ms=start_ms))
+                conn.execute(
+                    update(enrollments).where(enrollments.c.id == row.id).values(end_ms=start_ms)
+                )
             key = conn.execute(
-                insert(e).values(
+                insert(enrollments).values(
                     device_id=device_id,
                     patient_id=patient_id,
                     start_ms=start_ms,
@@ -99,30 +103,36 @@ class Enrollments:
                 )
             ).inserted_primary_key
             assert key is not None
-            row = conn.execute(select(e).where(e.c.id == key[0])).one()
+            row = conn.execute(select(enrollments).where(enrollments.c.id == key[0])).one()
         return _record(row)
 
     def get(self, enrollment_id: int) -> EnrollmentRecord | None:
-        e = schema.enrollments
+        enrollments = schema.enrollments
         with self.db.read("enrollment") as conn:
-            row = conn.execute(select(e).where(e.c.id == enrollment_id)).one_or_none()
+            row = conn.execute(
+                select(enrollments).where(enrollments.c.id == enrollment_id)
+            ).one_or_none()
         return None if row is None else _record(row)
 
     def of_device(self, device_id: str) -> list[EnrollmentRecord]:
         """Every enrollment of the device, oldest first."""
-        e = schema.enrollments
+        enrollments = schema.enrollments
         with self.db.read("device enrollments") as conn:
             rows = conn.execute(
-                select(e).where(e.c.device_id == device_id).order_by(e.c.start_ms, e.c.id)
+                select(enrollments)
+                .where(enrollments.c.device_id == device_id)
+                .order_by(enrollments.c.start_ms, enrollments.c.id)
             ).all()
         return [_record(row) for row in rows]
 
     def of_patient(self, patient_id: str) -> list[EnrollmentRecord]:
         """Every enrollment of the patient, oldest first."""
-        e = schema.enrollments
+        enrollments = schema.enrollments
         with self.db.read("patient enrollments") as conn:
             rows = conn.execute(
-                select(e).where(e.c.patient_id == patient_id).order_by(e.c.start_ms, e.c.id)
+                select(enrollments)
+                .where(enrollments.c.patient_id == patient_id)
+                .order_by(enrollments.c.start_ms, enrollments.c.id)
             ).all()
         return [_record(row) for row in rows]
 
@@ -137,9 +147,11 @@ class Enrollments:
         """Change an enrollment's patient, start or end (``end=None``: open again); (before,
         after). Refused (:class:`EnrollmentConflict`) if the device would then belong to two
         patients at once, or the period would be empty."""
-        e = schema.enrollments
+        enrollments = schema.enrollments
         with self.db.write("correct enrollment") as conn:
-            row = conn.execute(select(e).where(e.c.id == enrollment_id)).one_or_none()
+            row = conn.execute(
+                select(enrollments).where(enrollments.c.id == enrollment_id)
+            ).one_or_none()
             if row is None:
                 raise EnrollmentNotFound(f"no enrollment {enrollment_id}")
             before = _record(row)
@@ -150,7 +162,9 @@ class Enrollments:
             if end_ms is not None and end_ms <= start_ms:
                 raise EnrollmentConflict("the enrollment would end before it starts")
             others = conn.execute(
-                select(e).where(e.c.device_id == row.device_id, e.c.id != enrollment_id)
+                select(enrollments).where(
+                    enrollments.c.device_id == row.device_id, enrollments.c.id != enrollment_id
+                )
             ).all()
             for other in others:
                 if _overlap(start_ms, end_ms, other.start_ms, other.end_ms):
@@ -159,21 +173,25 @@ class Enrollments:
                         f"(enrollment {other.id})"
                     )
             conn.execute(
-                update(e)
-                .where(e.c.id == enrollment_id)
+                update(enrollments)
+                .where(enrollments.c.id == enrollment_id)
                 .values(patient_id=patient_id or row.patient_id, start_ms=start_ms, end_ms=end_ms)
             )
-            after = _record(conn.execute(select(e).where(e.c.id == enrollment_id)).one())
+            after = _record(
+                conn.execute(select(enrollments).where(enrollments.c.id == enrollment_id)).one()
+            )
         return before, after
 
     def delete(self, enrollment_id: int) -> EnrollmentRecord:
         """Remove a mistaken enrollment (its readings are attributed afresh by the caller)."""
-        e = schema.enrollments
+        enrollments = schema.enrollments
         with self.db.write("delete enrollment") as conn:
-            row = conn.execute(select(e).where(e.c.id == enrollment_id)).one_or_none()
+            row = conn.execute(
+                select(enrollments).where(enrollments.c.id == enrollment_id)
+            ).one_or_none()
             if row is None:
                 raise EnrollmentNotFound(f"no enrollment {enrollment_id}")
-            conn.execute(delete(e).where(e.c.id == enrollment_id))
+            conn.execute(delete(enrollments).where(enrollments.c.id == enrollment_id))
         return _record(row)
 
     def for_devices(self, device_ids: Iterable[str]) -> dict[str, list[Enrollment]]:
@@ -182,11 +200,16 @@ class Enrollments:
         result: dict[str, list[Enrollment]] = {d: [] for d in ids}
         if not ids:
             return result
-        e = schema.enrollments
+        enrollments = schema.enrollments
         # Runs for every ingested batch: only the four columns, read as plain tuples.
-        query = select(e.c.device_id, e.c.patient_id, e.c.start_ms, e.c.end_ms)
+        query = select(
+            enrollments.c.device_id,
+            enrollments.c.patient_id,
+            enrollments.c.start_ms,
+            enrollments.c.end_ms,
+        )
         with self.db.read("enrollments") as conn:
-            rows = conn.execute(query.where(e.c.device_id.in_(ids))).all()
+            rows = conn.execute(query.where(enrollments.c.device_id.in_(ids))).all()
         for device_id, patient_id, start_ms, end_ms in rows:
             result[device_id].append(
                 Enrollment(

@@ -68,9 +68,9 @@ class FilingStore:
 
     def patient_ids(self) -> list[str]:
         """The registered patients (with an INS: the only ones a vault can file for)."""
-        p = schema.patients
+        patients = schema.patients
         with self.db.read("patient ids") as conn:
-            return [str(r.id) for r in conn.execute(select(p.c.id).order_by(p.c.id))]
+            return [str(r.id) for r in conn.execute(select(patients.c.id).order_by(patients.c.id))]
 
     def latest(self, set_id: str) -> LatestVersion | None:
         """The latest version decided for a document set (delivered or not)."""
@@ -83,14 +83,14 @@ class FilingStore:
         """Record a new version, its filing and the patient's audit event in one transaction;
         the filing's id, or None when the latest version is no longer ``expected`` (decided
         meanwhile by another run)."""
-        d, f = schema.documents, schema.document_filings
+        documents, filings = schema.documents, schema.document_filings
         with self.db.write("decide filing") as conn:
             for doc in filing.documents:
                 latest = _latest(conn, doc.set_id)
                 if (None if latest is None else latest.version) != expected:
                     return None
             key = conn.execute(
-                insert(f).values(
+                insert(filings).values(
                     patient_id=filing.patient_id,
                     report=filing.report,
                     version=filing.version,
@@ -104,7 +104,7 @@ class FilingStore:
             assert key is not None
             filing_id = int(key[0])
             conn.execute(
-                insert(d),
+                insert(documents),
                 [
                     {
                         "id": doc.id,
@@ -140,19 +140,26 @@ class FilingStore:
     def due(self, now_ms: int, *, limit: int = 50) -> list[PendingFiling]:
         """Pending filings whose next attempt has come, oldest first, none behind an earlier
         pending version of its report."""
-        f = schema.document_filings
-        earlier = aliased(f)
+        filings = schema.document_filings
+        earlier = aliased(filings)
         blocked = exists().where(
             and_(
-                earlier.c.report == f.c.report,
-                earlier.c.version < f.c.version,
+                earlier.c.report == filings.c.report,
+                earlier.c.version < filings.c.version,
                 earlier.c.state == PENDING,
             )
         )
         query = (
-            select(f.c.id, f.c.patient_id, f.c.report, f.c.version, f.c.attempts, f.c.bundle)
-            .where(f.c.state == PENDING, f.c.next_attempt_ms <= now_ms, ~blocked)
-            .order_by(f.c.id)
+            select(
+                filings.c.id,
+                filings.c.patient_id,
+                filings.c.report,
+                filings.c.version,
+                filings.c.attempts,
+                filings.c.bundle,
+            )
+            .where(filings.c.state == PENDING, filings.c.next_attempt_ms <= now_ms, ~blocked)
+            .order_by(filings.c.id)
             .limit(limit)
         )
         with self.db.read("due filings") as conn:
@@ -177,10 +184,10 @@ class FilingStore:
         return self._earliest_pending(schema.document_filings.c.created_ms, "oldest filing")
 
     def _earliest_pending(self, column: Column[int], what: str) -> int | None:
-        f = schema.document_filings
+        filings = schema.document_filings
         with self.db.read(what) as conn:
             found = conn.execute(
-                select(func.min(column)).where(f.c.state == PENDING)
+                select(func.min(column)).where(filings.c.state == PENDING)
             ).scalar_one_or_none()
         return None if found is None else int(found)
 
@@ -194,25 +201,27 @@ class FilingStore:
         self._set(filing_id, state=FAILED, attempts=attempts, last_error=error[:2000])
 
     def _set(self, filing_id: int, **values: Any) -> None:
-        f = schema.document_filings
+        filings = schema.document_filings
         with self.db.write("filing state") as conn:
-            conn.execute(update(f).where(f.c.id == filing_id).values(**values))
+            conn.execute(update(filings).where(filings.c.id == filing_id).values(**values))
 
     def states(self, filing_ids: Sequence[int]) -> dict[int, str]:
-        f = schema.document_filings
+        filings = schema.document_filings
         if not filing_ids:
             return {}
         with self.db.read("filing states") as conn:
-            rows = conn.execute(select(f.c.id, f.c.state).where(f.c.id.in_(list(filing_ids))))
+            rows = conn.execute(
+                select(filings.c.id, filings.c.state).where(filings.c.id.in_(list(filing_ids)))
+            )
             return {int(r.id): str(r.state) for r in rows}
 
 
 def _latest(conn: Connection, set_id: str) -> LatestVersion | None:
-    d = schema.documents
+    documents = schema.documents
     row = conn.execute(
-        select(d.c.version, d.c.content_hash)
-        .where(d.c.set_id == set_id)
-        .order_by(d.c.version.desc())
+        select(documents.c.version, documents.c.content_hash)
+        .where(documents.c.set_id == set_id)
+        .order_by(documents.c.version.desc())
         .limit(1)
     ).one_or_none()
     return None if row is None else LatestVersion(int(row.version), str(row.content_hash))

@@ -60,11 +60,11 @@ class GatewayPairings:
 
 
 def _record(conn: Connection, row: Any) -> GatewayRecord:
-    p = schema.gateway_devices
+    gateway_devices = schema.gateway_devices
     devices = conn.execute(
-        select(p.c.device_id)
-        .where(p.c.gateway_id == row.id, p.c.end_ms.is_(None))
-        .order_by(p.c.device_id)
+        select(gateway_devices.c.device_id)
+        .where(gateway_devices.c.gateway_id == row.id, gateway_devices.c.end_ms.is_(None))
+        .order_by(gateway_devices.c.device_id)
     ).scalars()
     return GatewayRecord(
         id=str(row.id),
@@ -99,27 +99,29 @@ class Gateways:
     ) -> GatewayRecord:
         """Register a gateway (idempotent for the same owner); :class:`DeviceConflict` if
         another owner has it."""
-        g = schema.gateways
+        gateways = schema.gateways
         with self.db.write("register gateway") as conn:
-            row = conn.execute(select(g).where(g.c.id == gateway_id)).one_or_none()
+            row = conn.execute(select(gateways).where(gateways.c.id == gateway_id)).one_or_none()
             if row is not None:
                 if row.owner != owner:
                     raise DeviceConflict(f"gateway {gateway_id} is registered already")
                 if zone is not None and zone != row.zone:
-                    conn.execute(update(g).where(g.c.id == gateway_id).values(zone=zone))
+                    conn.execute(
+                        update(gateways).where(gateways.c.id == gateway_id).values(zone=zone)
+                    )
             else:
                 conn.execute(
-                    insert(g).values(
+                    insert(gateways).values(
                         id=gateway_id, owner=owner, zone=zone, created_ms=epoch_ms(now)
                     )
                 )
-            row = conn.execute(select(g).where(g.c.id == gateway_id)).one()
+            row = conn.execute(select(gateways).where(gateways.c.id == gateway_id)).one()
             return _record(conn, row)
 
     def get(self, gateway_id: str) -> GatewayRecord | None:
-        g = schema.gateways
+        gateways = schema.gateways
         with self.db.read("gateway") as conn:
-            row = conn.execute(select(g).where(g.c.id == gateway_id)).one_or_none()
+            row = conn.execute(select(gateways).where(gateways.c.id == gateway_id)).one_or_none()
             return None if row is None else _record(conn, row)
 
     def record_status(self, gateway_id: str, status: GatewayStatus, *, received: datetime) -> bool:
@@ -128,7 +130,7 @@ class Gateways:
         The state's ``since`` moves only when the state changes; a status with details (an
         ``online`` one) replaces the recorded details, a bare last will keeps them.
         """
-        g = schema.gateways
+        gateways = schema.gateways
         values: dict[str, Any] = {
             "status": status.status,
             "status_reported_ms": None if status.time is None else epoch_ms(status.time),
@@ -136,38 +138,42 @@ class Gateways:
         if status.outbox is not None or status.devices:
             values["health"] = encode_gateway_status(status).decode()
         with self.db.write("gateway status") as conn:
-            row = conn.execute(select(g.c.status).where(g.c.id == gateway_id)).one_or_none()
+            row = conn.execute(
+                select(gateways.c.status).where(gateways.c.id == gateway_id)
+            ).one_or_none()
             if row is None:
                 return False
             if row.status != status.status:
                 values["status_since_ms"] = epoch_ms(received)
-            conn.execute(update(g).where(g.c.id == gateway_id).values(**values))
+            conn.execute(update(gateways).where(gateways.c.id == gateway_id).values(**values))
         return True
 
     def revoke(self, gateway_id: str, *, now: datetime) -> bool:
         """False if the gateway is unknown or revoked already."""
-        g = schema.gateways
+        gateways = schema.gateways
         with self.db.write("revoke gateway") as conn:
             result = conn.execute(
-                update(g)
-                .where(g.c.id == gateway_id, g.c.revoked_ms.is_(None))
+                update(gateways)
+                .where(gateways.c.id == gateway_id, gateways.c.revoked_ms.is_(None))
                 .values(revoked_ms=epoch_ms(now))
             )
         return result.rowcount == 1
 
     def pair_device(self, gateway_id: str, device_id: str, *, now: datetime) -> bool:
         """Let the gateway speak for the device from now on; False if it already may."""
-        p = schema.gateway_devices
+        gateway_devices = schema.gateway_devices
         with self.db.write("pair gateway device") as conn:
             current = conn.execute(
-                select(p.c.start_ms).where(
-                    p.c.gateway_id == gateway_id, p.c.device_id == device_id, p.c.end_ms.is_(None)
+                select(gateway_devices.c.start_ms).where(
+                    gateway_devices.c.gateway_id == gateway_id,
+                    gateway_devices.c.device_id == device_id,
+                    gateway_devices.c.end_ms.is_(None),
                 )
             ).first()
             if current is not None:
                 return False
             conn.execute(
-                insert(p).values(
+                insert(gateway_devices).values(
                     gateway_id=gateway_id, device_id=device_id, start_ms=epoch_ms(now), end_ms=None
                 )
             )
@@ -175,12 +181,14 @@ class Gateways:
 
     def unpair_device(self, gateway_id: str, device_id: str, *, now: datetime) -> bool:
         """End the gateway's right to speak for the device; False if it had none."""
-        p = schema.gateway_devices
+        gateway_devices = schema.gateway_devices
         with self.db.write("unpair gateway device") as conn:
             result = conn.execute(
-                update(p)
+                update(gateway_devices)
                 .where(
-                    p.c.gateway_id == gateway_id, p.c.device_id == device_id, p.c.end_ms.is_(None)
+                    gateway_devices.c.gateway_id == gateway_id,
+                    gateway_devices.c.device_id == device_id,
+                    gateway_devices.c.end_ms.is_(None),
                 )
                 .values(end_ms=epoch_ms(now))
             )
@@ -191,13 +199,17 @@ class Gateways:
         ids = sorted(set(gateway_ids))
         if not ids:
             return {}
-        g, p = schema.gateways, schema.gateway_devices
+        gateways, gateway_devices = schema.gateways, schema.gateway_devices
         result: dict[str, GatewayPairings] = {}
         with self.db.read("gateway pairings") as conn:
-            for row in conn.execute(select(g.c.id, g.c.revoked_ms).where(g.c.id.in_(ids))):
+            for row in conn.execute(
+                select(gateways.c.id, gateways.c.revoked_ms).where(gateways.c.id.in_(ids))
+            ):
                 revoked = None if row.revoked_ms is None else from_epoch_ms(row.revoked_ms)
                 result[row.id] = GatewayPairings(row.id, revoked, {})
-            for row in conn.execute(select(p).where(p.c.gateway_id.in_(list(result)))):
+            for row in conn.execute(
+                select(gateway_devices).where(gateway_devices.c.gateway_id.in_(list(result)))
+            ):
                 end = None if row.end_ms is None else from_epoch_ms(row.end_ms)
                 periods = result[row.gateway_id].devices.setdefault(row.device_id, [])
                 periods.append((from_epoch_ms(row.start_ms), end))

@@ -210,9 +210,11 @@ class _Period:
 
 
 def _periods(conn: Connection, patient_id: str) -> list[_Period]:
-    e = schema.enrollments
+    enrollments = schema.enrollments
     rows = conn.execute(
-        select(e.c.device_id, e.c.start_ms, e.c.end_ms).where(e.c.patient_id == patient_id)
+        select(enrollments.c.device_id, enrollments.c.start_ms, enrollments.c.end_ms).where(
+            enrollments.c.patient_id == patient_id
+        )
     )
     return [_Period(str(r.device_id), int(r.start_ms), r.end_ms) for r in rows]
 
@@ -230,14 +232,14 @@ def _where(
         return device.in_(sorted({p.device_id for p in periods}))
     at = table.c[relation.at]
     clauses = []
-    for p in periods:
-        before_end = true() if p.end_ms is None else at < p.end_ms
+    for period in periods:
+        before_end = true() if period.end_ms is None else at < period.end_ms
         if relation.until is None:
-            after_start = at >= p.start_ms
+            after_start = at >= period.start_ms
         else:
             until = table.c[relation.until]
-            after_start = until.is_(None) | (until > p.start_ms)
-        clauses.append(and_(device == p.device_id, after_start, before_end))
+            after_start = until.is_(None) | (until > period.start_ms)
+        clauses.append(and_(device == period.device_id, after_start, before_end))
     return or_(*clauses)
 
 

@@ -26,12 +26,14 @@ class Idempotency:
 
     def response(self, principal: str, key: str) -> StoredResponse | None:
         """The answer stored for this principal's key, if any."""
-        i = schema.idempotency_keys
+        idempotency_keys = schema.idempotency_keys
         with self.db.read("idempotency key") as conn:
             row = conn.execute(
-                select(i.c.request_hash, i.c.status, i.c.response).where(
-                    i.c.principal == principal, i.c.key == key
-                )
+                select(
+                    idempotency_keys.c.request_hash,
+                    idempotency_keys.c.status,
+                    idempotency_keys.c.response,
+                ).where(idempotency_keys.c.principal == principal, idempotency_keys.c.key == key)
             ).one_or_none()
         if row is None:
             return None

@@ -46,22 +46,27 @@ class Patients:
     def register(self, ins: str, *, now: datetime) -> tuple[str, bool]:
         """(pseudonymous id, created) of the patient with this (validated) INS, created if
         new."""
-        p = schema.patients
+        patients = schema.patients
         with self.db.write("register patient") as conn:
-            existing = conn.execute(select(p.c.id).where(p.c.ins == ins)).scalar_one_or_none()
+            existing = conn.execute(
+                select(patients.c.id).where(patients.c.ins == ins)
+            ).scalar_one_or_none()
             if existing is not None:
                 return str(existing), False
             patient_id = f"pat-{secrets.token_hex(8)}"  # random: nothing derives it from the INS
-            conn.execute(insert(p).values(id=patient_id, ins=ins, created_ms=epoch_ms(now)))
+            conn.execute(insert(patients).values(id=patient_id, ins=ins, created_ms=epoch_ms(now)))
         return patient_id, True
 
     def get(self, patient_id: str) -> PatientRecord | None:
-        p = schema.patients
+        patients = schema.patients
         with self.db.read("patient") as conn:
             row = conn.execute(
-                select(p.c.id, p.c.ins, p.c.created_ms, p.c.hidden_from_professionals).where(
-                    p.c.id == patient_id
-                )
+                select(
+                    patients.c.id,
+                    patients.c.ins,
+                    patients.c.created_ms,
+                    patients.c.hidden_from_professionals,
+                ).where(patients.c.id == patient_id)
             ).one_or_none()
         if row is None:
             return None
@@ -75,18 +80,20 @@ class Patients:
     def id_by_ins(self, ins: str) -> str | None:
         """The pseudonymous id of the patient registered with this (validated) INS, if any
         (read-only: a provider's FHIR ``Observation.subject`` is checked with it)."""
-        p = schema.patients
+        patients = schema.patients
         with self.db.read("patient by INS") as conn:
-            found = conn.execute(select(p.c.id).where(p.c.ins == ins)).scalar_one_or_none()
+            found = conn.execute(
+                select(patients.c.id).where(patients.c.ins == ins)
+            ).scalar_one_or_none()
         return None if found is None else str(found)
 
     def set_document_visibility(self, patient_id: str, *, hidden_from_professionals: bool) -> bool:
         """False if the patient is not registered."""
-        p = schema.patients
+        patients = schema.patients
         with self.db.write("document visibility") as conn:
             result = conn.execute(
-                update(p)
-                .where(p.c.id == patient_id)
+                update(patients)
+                .where(patients.c.id == patient_id)
                 .values(hidden_from_professionals=hidden_from_professionals)
             )
         return result.rowcount == 1
@@ -94,12 +101,15 @@ class Patients:
     def preferences(self, patient_id: str) -> PatientPreferences:
         """The patient's preferences; the defaults for a patient the registry does not know
         (readings may belong to a pseudonymous id that was never registered with an INS)."""
-        p = schema.patients
+        patients = schema.patients
         with self.db.read("preferences") as conn:
             row = conn.execute(
-                select(p.c.zone, p.c.language, p.c.glucose_unit, p.c.program).where(
-                    p.c.id == patient_id
-                )
+                select(
+                    patients.c.zone,
+                    patients.c.language,
+                    patients.c.glucose_unit,
+                    patients.c.program,
+                ).where(patients.c.id == patient_id)
             ).one_or_none()
         if row is None:
             return PatientPreferences()
@@ -112,11 +122,11 @@ class Patients:
 
     def set_preferences(self, patient_id: str, preferences: PatientPreferences) -> bool:
         """Store the preferences of a registered patient; False if the patient is unknown."""
-        p = schema.patients
+        patients = schema.patients
         with self.db.write("set preferences") as conn:
             result = conn.execute(
-                update(p)
-                .where(p.c.id == patient_id)
+                update(patients)
+                .where(patients.c.id == patient_id)
                 .values(
                     zone=preferences.zone,
                     language=preferences.language,

@@ -41,28 +41,32 @@ class Programs:
 
     def save(self, program: ProgramRecord, *, now: datetime) -> bool:
         """Create or update a program; True if it is new."""
-        g = schema.programs
+        programs = schema.programs
         values = {
             "name": program.name,
             "thresholds": json.dumps(program.thresholds, sort_keys=True),
             "report_periods": json.dumps(list(program.report_periods)),
         }
         with self.db.write("save program") as conn:
-            existing = conn.execute(select(g.c.id).where(g.c.id == program.id)).first()
+            existing = conn.execute(
+                select(programs.c.id).where(programs.c.id == program.id)
+            ).first()
             if existing is None:
-                conn.execute(insert(g).values(id=program.id, created_ms=epoch_ms(now), **values))
+                conn.execute(
+                    insert(programs).values(id=program.id, created_ms=epoch_ms(now), **values)
+                )
                 return True
-            conn.execute(update(g).where(g.c.id == program.id).values(**values))
+            conn.execute(update(programs).where(programs.c.id == program.id).values(**values))
         return False
 
     def get(self, program_id: str) -> ProgramRecord | None:
-        g = schema.programs
+        programs = schema.programs
         with self.db.read("program") as conn:
-            row = conn.execute(select(g).where(g.c.id == program_id)).one_or_none()
+            row = conn.execute(select(programs).where(programs.c.id == program_id)).one_or_none()
         return None if row is None else _record(row)
 
     def all(self) -> list[ProgramRecord]:
-        g = schema.programs
+        programs = schema.programs
         with self.db.read("programs") as conn:
-            rows = conn.execute(select(g).order_by(g.c.id)).all()
+            rows = conn.execute(select(programs).order_by(programs.c.id)).all()
         return [_record(row) for row in rows]

@@ -130,12 +130,19 @@ def _dead_letter_record(row: Any) -> DeadLetterRecord:
 
 
 def _evict_oldest_dead_letters(conn: Connection, max_rows: int) -> int:
-    d = schema.dead_letters
-    excess = int(conn.execute(select(func.count()).select_from(d)).scalar_one()) - max_rows
+    dead_letters = schema.dead_letters
+    excess = (
+        int(conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()) - max_rows
+    )
     if excess <= 0:
         return 0
-    oldest = select(d.c.id).order_by(d.c.received_ms, d.c.id).limit(excess).scalar_subquery()
-    return int(conn.execute(delete(d).where(d.c.id.in_(oldest))).rowcount)
+    oldest = (
+        select(dead_letters.c.id)
+        .order_by(dead_letters.c.received_ms, dead_letters.c.id)
+        .limit(excess)
+        .scalar_subquery()
+    )
+    return int(conn.execute(delete(dead_letters).where(dead_letters.c.id.in_(oldest))).rowcount)
 
 
 class Rejects:
@@ -190,32 +197,38 @@ class Rejects:
     ) -> list[DeadLetterRecord]:
         """Newest first; ``before`` is the :attr:`DeadLetterRecord.cursor` of the last row of
         the previous page."""
-        d = schema.dead_letters
-        query = select(d).order_by(d.c.received_ms.desc(), d.c.id.desc()).limit(limit)
+        dead_letters = schema.dead_letters
+        query = (
+            select(dead_letters)
+            .order_by(dead_letters.c.received_ms.desc(), dead_letters.c.id.desc())
+            .limit(limit)
+        )
         if before is not None:
             received_ms, _, last_id = before.partition(":")
             cursor_ms = int(received_ms)
             query = query.where(
-                (d.c.received_ms < cursor_ms)
-                | ((d.c.received_ms == cursor_ms) & (d.c.id < last_id))
+                (dead_letters.c.received_ms < cursor_ms)
+                | ((dead_letters.c.received_ms == cursor_ms) & (dead_letters.c.id < last_id))
             )
         with self.db.read("dead letters") as conn:
             rows = conn.execute(query).all()
         return [_dead_letter_record(row) for row in rows]
 
     def quarantined(self, device_id: str) -> list[Reading]:
-        q = schema.quarantine
+        quarantine = schema.quarantine
         with self.db.read("quarantine") as conn:
-            rows = conn.execute(select(q.c.reading).where(q.c.device_id == device_id)).all()
+            rows = conn.execute(
+                select(quarantine.c.reading).where(quarantine.c.device_id == device_id)
+            ).all()
         return [reading_from_json(json.loads(row.reading)) for row in rows]
 
     def release(self, reading_ids: Sequence[str]) -> None:
         """Remove readings from quarantine (once stored for their patient)."""
         if not reading_ids:
             return
-        q = schema.quarantine
+        quarantine = schema.quarantine
         with self.db.write("release quarantine") as conn:
-            conn.execute(delete(q).where(q.c.reading_id.in_(list(reading_ids))))
+            conn.execute(delete(quarantine).where(quarantine.c.reading_id.in_(list(reading_ids))))
 
     def counts(self) -> RejectCounts:
         """How many dead letters and quarantined readings are kept (also: the registry

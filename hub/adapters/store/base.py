@@ -108,8 +108,15 @@ class Downsampled:
 
     @classmethod
     def empty(cls, bucket_ms: int) -> Downsampled:
-        f = np.empty(0, np.float64)
-        return cls(bucket_ms, np.empty(0, np.int64), f, f.copy(), f.copy(), np.empty(0, np.int64))
+        no_values = np.empty(0, np.float64)
+        return cls(
+            bucket_ms,
+            np.empty(0, np.int64),
+            no_values,
+            no_values.copy(),
+            no_values.copy(),
+            np.empty(0, np.int64),
+        )
 
 
 class ReadingCursor(NamedTuple):

@@ -406,9 +406,9 @@ class InfluxReadingStore:
         """Every point of the streams of ``readings`` (patient, metric, device; trusted and
         untrusted measurements) over the spans of their times."""
         groups: dict[Stream, list[_Timed]] = {}
-        for r in readings:
-            groups.setdefault((r.patient_id, r.metric, r.device_id), []).append(
-                (epoch_ms(r.effective_time), r.reading_id, r)
+        for wanted in readings:
+            groups.setdefault((wanted.patient_id, wanted.metric, wanted.device_id), []).append(
+                (epoch_ms(wanted.effective_time), wanted.reading_id, wanted)
             )
         snapshot = Snapshot()
         for stream, group in groups.items():

@@ -60,16 +60,16 @@ def mdc_codes(concept: Any) -> list[str]:
 
 def quantity(value: Any, field: str) -> tuple[Decimal, str]:
     """A Quantity's exact value and UCUM code (``code``, else ``unit``)."""
-    q = obj(value, field)
-    number = q.get("value")
+    quantity = obj(value, field)
+    number = quantity.get("value")
     if isinstance(number, bool) or not isinstance(number, int | Decimal):
         raise WireError(f"expected a number, got {kind_of(number)}", field=f"{field}.value")
     if not Decimal(number).is_finite():
         raise WireError("value must be finite", field=f"{field}.value")
-    system = q.get("system")
+    system = quantity.get("system")
     if system is not None and system != codes.UCUM:
         raise WireError(f"unit system must be {codes.UCUM}", field=f"{field}.system")
-    unit = q.get("code", q.get("unit"))
+    unit = quantity.get("code", quantity.get("unit"))
     if not isinstance(unit, str) or not unit or len(unit) > 32:
         raise WireError("a UCUM unit code is required", field=f"{field}.code")
     return Decimal(number), unit

@@ -258,8 +258,10 @@ def _same_moment(context: Context, readings: Readings) -> bool:
         return False
     if context.when.raw == readings.when.raw:
         return True
-    a, b = context.when.time, readings.when.time
-    return (a.tzinfo is None) == (b.tzinfo is None) and a == b
+    context_time, readings_time = context.when.time, readings.when.time
+    return (context_time.tzinfo is None) == (
+        readings_time.tzinfo is None
+    ) and context_time == readings_time
 
 
 def _describes(context: Context, readings: Readings) -> bool:
@@ -271,9 +273,11 @@ def _merged(own: tuple[str, ...], extra: list[str]) -> tuple[str, ...]:
 
 
 def _property_value(prop: dict[str, Any]) -> str:
-    for q in prop.get("valueQuantity") or ():
-        if isinstance(q, dict):
-            return f"{q.get('value')} {q.get('code', q.get('unit', ''))}".strip()
+    for quantity in prop.get("valueQuantity") or ():
+        if isinstance(quantity, dict):
+            return (
+                f"{quantity.get('value')} {quantity.get('code', quantity.get('unit', ''))}".strip()
+            )
     for concept in prop.get("valueCode") or ():
         found = [code for _, code in codings(concept)]
         if found:

@@ -419,8 +419,8 @@ def _unknown_code(concept: Any) -> str:
 
 def _value_text(resource: dict[str, Any]) -> str:
     if "valueQuantity" in resource and isinstance(resource["valueQuantity"], dict):
-        q = resource["valueQuantity"]
-        return f"{q.get('value')} {q.get('code', q.get('unit', ''))}".strip()
+        quantity = resource["valueQuantity"]
+        return f"{quantity.get('value')} {quantity.get('code', quantity.get('unit', ''))}".strip()
     concept = resource.get("valueCodeableConcept")
     if isinstance(concept, dict):
         found = [code for _, code in codings(concept)]

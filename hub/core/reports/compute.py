@@ -122,7 +122,7 @@ def daily_trend(
 def compute_report(inputs: ReportInputs) -> ReportContent:
     tz = ZoneInfo(inputs.zone)
     start, end, cgm_start = report_window(inputs.period, inputs.zone)
-    t = inputs.program.thresholds
+    thresholds = inputs.program.thresholds
 
     def series(metric: str) -> MetricSeries:
         return inputs.series.get(metric, _EMPTY)
@@ -146,8 +146,8 @@ def compute_report(inputs: ReportInputs) -> ReportContent:
         start,
         end,
         tz,
-        systolic_threshold=t.bp_systolic_mm_hg,
-        diastolic_threshold=t.bp_diastolic_mm_hg,
+        systolic_threshold=thresholds.bp_systolic_mm_hg,
+        diastolic_threshold=thresholds.bp_diastolic_mm_hg,
     )
     mass = series("weight")
     weight = weight_summary(
@@ -156,24 +156,24 @@ def compute_report(inputs: ReportInputs) -> ReportContent:
         start,
         end,
         tz,
-        gain_kg=t.weight_gain_kg,
-        gain_days=int(t.weight_gain_days),
+        gain_kg=thresholds.weight_gain_kg,
+        gain_days=int(thresholds.weight_gain_days),
     )
     sat = series("spo2")
     spo2 = spo2_summary(
-        sat.times_ms, sat.values, start, end, threshold_percent=t.spo2_threshold_percent
+        sat.times_ms, sat.values, start, end, threshold_percent=thresholds.spo2_threshold_percent
     )
     rate = series("heart_rate")
     heart = heart_rate_summary(rate.times_ms, rate.values, start, end)
     temp = series("body_temperature")
     temperature = temperature_summary(
-        temp.times_ms, temp.values, start, end, fever_celsius=t.fever_celsius
+        temp.times_ms, temp.values, start, end, fever_celsius=thresholds.fever_celsius
     )
     alerts = evaluate_alerts(
-        t, cgm=cgm, blood_pressure=bp, weight=weight, spo2=spo2, temperature=temperature
+        thresholds, cgm=cgm, blood_pressure=bp, weight=weight, spo2=spo2, temperature=temperature
     )
     last = {d.device_id: d.last_ms for d in inputs.devices if d.last_ms is not None}
-    alerts += silent_device_alerts(last, end, t.silent_days)
+    alerts += silent_device_alerts(last, end, thresholds.silent_days)
     day_starts = inputs.period.day_starts_ms(tz)
     trends = tuple(
         trend

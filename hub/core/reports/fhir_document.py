@@ -70,7 +70,7 @@ def _period(content: ReportContent, start_ms: int | None = None) -> JSON:
 
 
 def _observation(
-    b: _Builder,
+    builder: _Builder,
     code: JSON,
     patient: str,
     *,
@@ -108,26 +108,26 @@ def _component(code: JSON, value: float | None, unit: str) -> JSON | None:
     return {"code": code, "valueQuantity": codes.quantity(value, unit)}
 
 
-def _cgm(b: _Builder, patient: str, devices: dict[str, str]) -> tuple[list[str], list[str]]:
-    c = b.content
-    cgm = c.cgm
+def _cgm(builder: _Builder, patient: str, devices: dict[str, str]) -> tuple[list[str], list[str]]:
+    content = builder.content
+    cgm = content.cgm
     if cgm.readings == 0:
         return [], []
-    device = _device_of("glucose_isf", devices, c.devices)
-    window = {"effectivePeriod": _period(c, c.cgm_start_ms)}
-    days = b.text("cgm.window", days=c.cgm_days)
+    device = _device_of("glucose_isf", devices, content.devices)
+    window = {"effectivePeriod": _period(content, content.cgm_start_ms)}
+    days = builder.text("cgm.window", days=content.cgm_days)
     refs = []
     lines = [days]
     if cgm.gmi_percent is not None and cgm.mean_mg_dl is not None:
-        ndays = [codes.number_of_days(c.cgm_days, days)]
+        ndays = [codes.number_of_days(content.cgm_days, days)]
         refs.append(
-            b.add(
+            builder.add(
                 "gmi",
                 _observation(
-                    b,
-                    codes.concept(*codes.GMI, text=b.text("cgm.gmi")),
+                    builder,
+                    codes.concept(*codes.GMI, text=builder.text("cgm.gmi")),
                     patient,
-                    effective={"effectiveDateTime": rfc3339_utc(c.end_ms)},
+                    effective={"effectiveDateTime": rfc3339_utc(content.end_ms)},
                     value=codes.quantity(cgm.gmi_percent, "%"),
                     device=device,
                     vital=True,
@@ -136,11 +136,11 @@ def _cgm(b: _Builder, patient: str, devices: dict[str, str]) -> tuple[list[str],
             )
         )
         refs.append(
-            b.add(
+            builder.add(
                 "cgm-mean",
                 _observation(
-                    b,
-                    codes.concept(*codes.MEAN_CGM_GLUCOSE, text=b.text("cgm.mean")),
+                    builder,
+                    codes.concept(*codes.MEAN_CGM_GLUCOSE, text=builder.text("cgm.mean")),
                     patient,
                     effective=window,
                     value=codes.quantity(cgm.mean_mg_dl, "mg/dL"),
@@ -150,7 +150,9 @@ def _cgm(b: _Builder, patient: str, devices: dict[str, str]) -> tuple[list[str],
                 ),
             )
         )
-        lines.append(f"{b.text('cgm.gmi')}: {strings.number(cgm.gmi_percent, c.language)} %")
+        lines.append(
+            f"{builder.text('cgm.gmi')}: {strings.number(cgm.gmi_percent, content.language)} %"
+        )
     ranges = [
         (codes.TIME_IN_RANGE, "time-in-range-70-180", "cgm.tir", cgm.tir_70_180_percent),
         (None, "time-below-70", "cgm.tbr70", cgm.tbr_below_70_percent),
@@ -160,18 +162,18 @@ def _cgm(b: _Builder, patient: str, devices: dict[str, str]) -> tuple[list[str],
     ]
     components = []
     for loinc, hub, key, value in ranges:
-        local = codes.hub_code(hub, b.text(key))
-        code = codes.concept(*([loinc] if loinc else []), local, text=b.text(key))
+        local = codes.hub_code(hub, builder.text(key))
+        code = codes.concept(*([loinc] if loinc else []), local, text=builder.text(key))
         if (component := _component(code, value, "%")) is not None:
             components.append(component)
             assert value is not None
-            lines.append(f"{b.text(key)}: {strings.number(value, c.language)} %")
+            lines.append(f"{builder.text(key)}: {strings.number(value, content.language)} %")
     if components:
         refs.append(
-            b.add(
+            builder.add(
                 "cgm-ranges",
                 _observation(
-                    b,
+                    builder,
                     codes.concept(codes.hub_code("cgm-times-in-ranges", "CGM times in ranges")),
                     patient,
                     effective=window,
@@ -187,11 +189,13 @@ def _cgm(b: _Builder, patient: str, devices: dict[str, str]) -> tuple[list[str],
         if value is None:
             continue
         refs.append(
-            b.add(
+            builder.add(
                 key,
                 _observation(
-                    b,
-                    codes.concept(codes.hub_code(hub, b.text(label)), text=b.text(label)),
+                    builder,
+                    codes.concept(
+                        codes.hub_code(hub, builder.text(label)), text=builder.text(label)
+                    ),
                     patient,
                     effective=window,
                     value=codes.quantity(value, "%"),
@@ -202,26 +206,28 @@ def _cgm(b: _Builder, patient: str, devices: dict[str, str]) -> tuple[list[str],
     return refs, lines
 
 
-def _vitals(b: _Builder, patient: str, devices: dict[str, str]) -> list[tuple[str, list[str]]]:
+def _vitals(
+    builder: _Builder, patient: str, devices: dict[str, str]
+) -> list[tuple[str, list[str]]]:
     """(section key, Observation fullUrls) of the other summaries."""
-    c = b.content
+    content = builder.content
     sections: list[tuple[str, list[str]]] = []
-    meter = c.spot_glucose
+    meter = content.spot_glucose
     if meter.overall.mean_mg_dl is not None:
-        code = codes.concept(codes.hub_code("meter-mean-glucose", b.text("meter.mean")))
-        ref = b.add(
+        code = codes.concept(codes.hub_code("meter-mean-glucose", builder.text("meter.mean")))
+        ref = builder.add(
             "meter-mean",
             _observation(
-                b,
+                builder,
                 code,
                 patient,
-                effective={"effectivePeriod": _period(c)},
+                effective={"effectivePeriod": _period(content)},
                 value=codes.quantity(meter.overall.mean_mg_dl, "mg/dL"),
-                device=_device_of("glucose", devices, c.devices),
+                device=_device_of("glucose", devices, content.devices),
             ),
         )
         sections.append(("section.meter", [ref]))
-    bp = c.blood_pressure
+    bp = content.blood_pressure
     if bp.readings:
         sys, dia = bp.overall.systolic_mm_hg, bp.overall.diastolic_mm_hg
         parts = [
@@ -233,88 +239,88 @@ def _vitals(b: _Builder, patient: str, devices: dict[str, str]) -> list[tuple[st
             if p is not None
         ]
         resource = _observation(
-            b,
-            codes.concept(codes.BP_PANEL, text=b.text("bp.mean")),
+            builder,
+            codes.concept(codes.BP_PANEL, text=builder.text("bp.mean")),
             patient,
-            effective={"effectivePeriod": _period(c)},
+            effective={"effectivePeriod": _period(content)},
             components=parts,
-            device=_device_of("systolic_bp", devices, c.devices),
+            device=_device_of("systolic_bp", devices, content.devices),
             vital=True,
         )
-        resource["method"] = {"text": f"{b.text('bp.mean')} ({bp.readings})"}
-        sections.append(("section.bp", [b.add("bp-mean", resource)]))
-    weight = c.weight
+        resource["method"] = {"text": f"{builder.text('bp.mean')} ({bp.readings})"}
+        sections.append(("section.bp", [builder.add("bp-mean", resource)]))
+    weight = content.weight
     if weight.latest_kg is not None and weight.latest_ms is not None:
         refs = [
-            b.add(
+            builder.add(
                 "weight-latest",
                 _observation(
-                    b,
+                    builder,
                     codes.concept(codes.BODY_WEIGHT),
                     patient,
                     effective={"effectiveDateTime": rfc3339_utc(weight.latest_ms)},
                     value=codes.quantity(weight.latest_kg, "kg"),
-                    device=_device_of("weight", devices, c.devices),
+                    device=_device_of("weight", devices, content.devices),
                     vital=True,
                 ),
             )
         ]
         if weight.trend_kg_per_week is not None:
-            code = codes.concept(codes.hub_code("weight-trend", b.text("weight.trend")))
+            code = codes.concept(codes.hub_code("weight-trend", builder.text("weight.trend")))
             refs.append(
-                b.add(
+                builder.add(
                     "weight-trend",
                     _observation(
-                        b,
+                        builder,
                         code,
                         patient,
-                        effective={"effectivePeriod": _period(c)},
+                        effective={"effectivePeriod": _period(content)},
                         value=codes.quantity(weight.trend_kg_per_week, "kg/wk"),
                     ),
                 )
             )
         sections.append(("section.weight", refs))
-    spo2 = c.spo2
+    spo2 = content.spo2
     if spo2.mean_percent is not None:
-        ref = b.add(
+        ref = builder.add(
             "spo2-mean",
             _observation(
-                b,
-                codes.concept(codes.SPO2, text=b.text("spo2.mean")),
+                builder,
+                codes.concept(codes.SPO2, text=builder.text("spo2.mean")),
                 patient,
-                effective={"effectivePeriod": _period(c)},
+                effective={"effectivePeriod": _period(content)},
                 value=codes.quantity(spo2.mean_percent, "%"),
-                device=_device_of("spo2", devices, c.devices),
+                device=_device_of("spo2", devices, content.devices),
                 vital=True,
             ),
         )
         sections.append(("section.spo2", [ref]))
-    heart = c.heart_rate
+    heart = content.heart_rate
     if heart.resting_per_min is not None and heart.resting_window_start_ms is not None:
-        ref = b.add(
+        ref = builder.add(
             "hr-resting",
             _observation(
-                b,
-                codes.concept(codes.HEART_RATE_RESTING, text=b.text("hr.resting")),
+                builder,
+                codes.concept(codes.HEART_RATE_RESTING, text=builder.text("hr.resting")),
                 patient,
                 effective={"effectiveDateTime": rfc3339_utc(heart.resting_window_start_ms)},
                 value=codes.quantity(heart.resting_per_min, "/min"),
-                device=_device_of("heart_rate", devices, c.devices),
+                device=_device_of("heart_rate", devices, content.devices),
                 vital=True,
             ),
         )
         sections.append(("section.heart_rate", [ref]))
-    temp = c.temperature
+    temp = content.temperature
     if temp.max_celsius is not None and temp.max_ms is not None:
-        ref = b.add(
+        ref = builder.add(
             "temp-max",
             _observation(
-                b,
-                codes.concept(codes.BODY_TEMPERATURE, text=b.text("temp.max")),
+                builder,
+                codes.concept(codes.BODY_TEMPERATURE, text=builder.text("temp.max")),
                 patient,
                 effective={"effectiveDateTime": rfc3339_utc(temp.max_ms)},
                 value=codes.quantity(temp.max_celsius, "Cel"),
-                device=_device_of("body_temperature", devices, c.devices),
+                device=_device_of("body_temperature", devices, content.devices),
                 vital=True,
             ),
         )
@@ -348,12 +354,12 @@ def fhir_document(
     content: ReportContent, ids: VersionIds, *, title: str, created_ms: int, authoring: Authoring
 ) -> JSON:
     """The FHIR document of one version of a report (``ids``: the ``fhir`` set's version)."""
-    b = _Builder(content, ids, [])
+    builder = _Builder(content, ids, [])
     lang = content.language
-    composition_url = b.url("composition")
-    b.entries.append({"fullUrl": composition_url})  # the Composition comes first (bdl-11)
-    patient = b.add("patient", outbound.patient(content.patient_id, None))
-    organization = b.add(
+    composition_url = builder.url("composition")
+    builder.entries.append({"fullUrl": composition_url})  # the Composition comes first (bdl-11)
+    patient = builder.add("patient", outbound.patient(content.patient_id, None))
+    organization = builder.add(
         "organization",
         {
             "resourceType": "Organization",
@@ -363,7 +369,7 @@ def fhir_document(
             "name": authoring.organization_name,
         },
     )
-    hub_device = b.add(
+    hub_device = builder.add(
         "hub",
         {
             "resourceType": "Device",
@@ -379,8 +385,8 @@ def fhir_document(
     devices: dict[str, str] = {}
     for use in content.devices:
         resource = outbound.device(use.device_id, manufacturer=use.manufacturer, model=use.model)
-        devices[use.device_id] = b.add(f"device:{use.device_id}", resource)
-    cgm_refs, cgm_lines = _cgm(b, patient, devices)
+        devices[use.device_id] = builder.add(f"device:{use.device_id}", resource)
+    cgm_refs, cgm_lines = _cgm(builder, patient, devices)
     sections: list[JSON] = []
     device_lines = [
         f"{use.device_id}: {use.manufacturer or ''} {use.model or ''} ({use.readings})".strip()
@@ -389,7 +395,7 @@ def fhir_document(
     if devices:
         sections.append(
             {
-                "title": b.text("section.devices"),
+                "title": builder.text("section.devices"),
                 "text": _narrative(device_lines),
                 "entry": [{"reference": r} for r in devices.values()],
             }
@@ -397,21 +403,21 @@ def fhir_document(
     if cgm_refs:
         sections.append(
             {
-                "title": b.text("section.cgm"),
+                "title": builder.text("section.cgm"),
                 "text": _narrative(cgm_lines),
                 "entry": [{"reference": r} for r in cgm_refs],
             }
         )
-    for key, refs in _vitals(b, patient, devices):
+    for key, refs in _vitals(builder, patient, devices):
         sections.append(
             {
-                "title": b.text(key),
-                "text": _narrative([b.text(key)]),
+                "title": builder.text(key),
+                "text": _narrative([builder.text(key)]),
                 "entry": [{"reference": r} for r in refs],
             }
         )
-    alerts = alert_lines(content) or [b.text("no_alert")]
-    sections.append({"title": b.text("section.alerts"), "text": _narrative(alerts)})
+    alerts = alert_lines(content) or [builder.text("no_alert")]
+    sections.append({"title": builder.text("section.alerts"), "text": _narrative(alerts)})
     composition: JSON = {
         "resourceType": "Composition",
         "language": "fr-FR" if lang == "fr" else "en",
@@ -426,7 +432,7 @@ def fhir_document(
         "event": [{"period": _period(content)}],
         "section": sections,
     }
-    b.entries[0]["resource"] = composition
+    builder.entries[0]["resource"] = composition
     return {
         "resourceType": "Bundle",
         "id": ids.resource_id,
@@ -434,5 +440,5 @@ def fhir_document(
         "identifier": {"system": "urn:ietf:rfc:3986", "value": ids.unique_id},
         "type": "document",
         "timestamp": rfc3339_utc(created_ms),
-        "entry": b.entries,
+        "entry": builder.entries,
     }

@@ -73,35 +73,35 @@ def _identifiers(ids: VersionIds) -> list[JSON]:
     ]
 
 
-def _authors(s: Submission) -> list[JSON]:
+def _authors(submission: Submission) -> list[JSON]:
     """The contained Organization (``#org``) and the hub as a Device (``#hub``)."""
     return [
         {
             "resourceType": "Organization",
             "id": "org",
             "identifier": [
-                {"system": codes.HUB_ORGANIZATION_ID, "value": s.authoring.organization_id}
+                {"system": codes.HUB_ORGANIZATION_ID, "value": submission.authoring.organization_id}
             ],
-            "name": s.authoring.organization_name,
+            "name": submission.authoring.organization_name,
         },
         {
             "resourceType": "Device",
             "id": "hub",
             "deviceName": [{"name": outbound.HUB_NAME, "type": "manufacturer-name"}],
-            "version": [{"value": s.authoring.hub_version}],
+            "version": [{"value": submission.authoring.hub_version}],
             "owner": {"reference": "#org"},
         },
     ]
 
 
-def _document_reference(s: Submission, doc: FiledDocument) -> JSON:
-    created = rfc3339_utc(s.created_ms)
+def _document_reference(submission: Submission, doc: FiledDocument) -> JSON:
+    created = rfc3339_utc(submission.created_ms)
     patient: JSON = {
         "resourceType": "Patient",
         "id": "patient",
         "identifier": [
             {"use": "official", "system": INS_NIR},  # the INS: with_patient_ins
-            {"system": outbound.PATIENT_ID_SYSTEM, "value": s.patient_id},
+            {"system": outbound.PATIENT_ID_SYSTEM, "value": submission.patient_id},
         ],
     }
     relates: list[JSON] = []
@@ -113,7 +113,7 @@ def _document_reference(s: Submission, doc: FiledDocument) -> JSON:
     resource: JSON = {
         "resourceType": "DocumentReference",
         "meta": {"profile": [DOCUMENT_REFERENCE_PROFILE]},
-        "contained": [patient, *_authors(s)],
+        "contained": [patient, *_authors(submission)],
         "masterIdentifier": _identifiers(doc.ids)[0],
         "identifier": [
             _identifiers(doc.ids)[1],
@@ -127,12 +127,12 @@ def _document_reference(s: Submission, doc: FiledDocument) -> JSON:
         "author": [{"reference": "#hub"}, {"reference": "#org"}],
         "authenticator": {"reference": "#org"},
         "description": doc.title,
-        "securityLabel": codes.security_labels(s.hidden_from_professionals),
+        "securityLabel": codes.security_labels(submission.hidden_from_professionals),
         "content": [
             {
                 "attachment": {
                     "contentType": doc.content_type,
-                    "language": "fr-FR" if s.language == "fr" else "en",
+                    "language": "fr-FR" if submission.language == "fr" else "en",
                     "url": f"urn:uuid:{doc.ids.binary_uuid}",
                     "size": len(doc.data),
                     "hash": base64.b64encode(hashlib.sha1(doc.data).digest()).decode(),  # noqa: S324 - XDS hash is SHA-1
@@ -144,8 +144,8 @@ def _document_reference(s: Submission, doc: FiledDocument) -> JSON:
         ],
         "context": {
             "period": {
-                "start": rfc3339_utc(s.period_start_ms),
-                "end": rfc3339_utc(s.period_end_ms),
+                "start": rfc3339_utc(submission.period_start_ms),
+                "end": rfc3339_utc(submission.period_end_ms),
             },
             "facilityType": codes.concept(codes.SNR),
             "practiceSetting": codes.concept(codes.SNR),
@@ -157,41 +157,41 @@ def _document_reference(s: Submission, doc: FiledDocument) -> JSON:
     return resource
 
 
-def provide_bundle(s: Submission) -> JSON:
+def provide_bundle(submission: Submission) -> JSON:
     """The ITI-65 transaction Bundle of a submission, without the patient's INS."""
     submission_set: JSON = {
         "resourceType": "List",
         "meta": {"profile": [SUBMISSION_SET_PROFILE]},
-        "contained": _authors(s),
+        "contained": _authors(submission),
         "extension": [
             {
                 "url": SOURCE_ID_EXT,
-                "valueIdentifier": {"system": RFC3986, "value": f"urn:oid:{s.source_oid}"},
+                "valueIdentifier": {"system": RFC3986, "value": f"urn:oid:{submission.source_oid}"},
             },
             {"url": DESIGNATION_TYPE_EXT, "valueCodeableConcept": codes.concept(codes.SNR)},
         ],
-        "identifier": _identifiers(s.ids),
+        "identifier": _identifiers(submission.ids),
         "status": "current",
         "mode": "working",
-        "title": s.title,
+        "title": submission.title,
         "code": codes.concept(codes.SUBMISSION_SET),
         "subject": {"identifier": {"system": INS_NIR}},  # the INS: with_patient_ins
-        "date": rfc3339_utc(s.created_ms),
+        "date": rfc3339_utc(submission.created_ms),
         "source": {"reference": "#hub"},
-        "entry": [{"item": {"reference": d.ids.entry_urn}} for d in s.documents],
+        "entry": [{"item": {"reference": d.ids.entry_urn}} for d in submission.documents],
     }
     entries: list[JSON] = [
         {
-            "fullUrl": s.ids.entry_urn,
+            "fullUrl": submission.ids.entry_urn,
             "resource": submission_set,
             "request": {"method": "POST", "url": "List"},
         }
     ]
-    for doc in s.documents:
+    for doc in submission.documents:
         entries.append(
             {
                 "fullUrl": doc.ids.entry_urn,
-                "resource": _document_reference(s, doc),
+                "resource": _document_reference(submission, doc),
                 "request": {"method": "POST", "url": "DocumentReference"},
             }
         )

@@ -61,10 +61,10 @@ def prepare(
     must_be_finite = list(finite) if finite is not None else [True] * len(cols)
     keep = (times >= int(start_ms)) & (times < int(end_ms))
     if mask is not None:
-        m = np.asarray(mask, dtype=np.bool_)
-        if m.shape != times.shape:
-            raise ValueError(f"mask has shape {m.shape}, times_ms has {times.shape}")
-        keep &= m
+        mask_array = np.asarray(mask, dtype=np.bool_)
+        if mask_array.shape != times.shape:
+            raise ValueError(f"mask has shape {mask_array.shape}, times_ms has {times.shape}")
+        keep &= mask_array
     index = np.flatnonzero(keep)
     times = times[index]
     cols = [c[index] for c in cols]

@@ -57,10 +57,12 @@ def _offset_changes(lo: int, hi: int, tz: tzinfo) -> tuple[list[int], list[int]]
     offsets = [offset_ms(p, tz) for p in probes]
     instants: list[int] = []
     values = [offsets[0]]
-    for a, b, before, after in zip(probes, probes[1:], offsets, offsets[1:], strict=False):
+    for probe, next_probe, before, after in zip(
+        probes, probes[1:], offsets, offsets[1:], strict=False
+    ):
         if before == after:
             continue
-        low, high = a, b  # offset(low) == before, offset(high) != before
+        low, high = probe, next_probe  # offset(low) == before, offset(high) != before
         while high - low > 1:
             middle = (low + high) // 2
             if offset_ms(middle, tz) == before:

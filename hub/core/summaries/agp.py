@@ -92,8 +92,8 @@ def binned_percentiles(
     ordered = values[order]
     first = np.concatenate(([0], np.cumsum(counts)[:-1]))
     filled = counts > 0
-    for column, p in enumerate(percentiles):
-        position = (counts[filled] - 1) * (p / 100.0)
+    for column, percentile in enumerate(percentiles):
+        position = (counts[filled] - 1) * (percentile / 100.0)
         below = np.floor(position).astype(np.int64)
         above = np.minimum(below + 1, counts[filled] - 1)
         fraction = position - below

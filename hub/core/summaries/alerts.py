@@ -83,7 +83,7 @@ class Alert:
         }
 
 
-def _cgm_alerts(cgm: CgmSummary, t: AlertThresholds) -> list[Alert]:
+def _cgm_alerts(cgm: CgmSummary, thresholds: AlertThresholds) -> list[Alert]:
     if cgm.readings == 0:
         return []
     if not cgm.sufficient:
@@ -97,13 +97,43 @@ def _cgm_alerts(cgm: CgmSummary, t: AlertThresholds) -> list[Alert]:
             )
         ]
     checks: list[tuple[str, float | None, float, bool, str]] = [
-        ("cgm.tbr54", cgm.tbr_below_54_percent, t.cgm_tbr54_max_percent, True, "time < 54 mg/dL"),
-        ("cgm.tbr70", cgm.tbr_below_70_percent, t.cgm_tbr70_max_percent, True, "time < 70 mg/dL"),
-        ("cgm.tir", cgm.tir_70_180_percent, t.cgm_tir_min_percent, False, "time in 70-180"),
-        ("cgm.tar250", cgm.tar_above_250_percent, t.cgm_tar250_max_percent, True, "time > 250"),
-        ("cgm.tar180", cgm.tar_above_180_percent, t.cgm_tar180_max_percent, True, "time > 180"),
-        ("cgm.cv", cgm.cv_percent, t.cgm_cv_max_percent, True, "glucose variability (CV)"),
-        ("cgm.gmi", cgm.gmi_percent, t.cgm_gmi_max_percent, True, "GMI"),
+        (
+            "cgm.tbr54",
+            cgm.tbr_below_54_percent,
+            thresholds.cgm_tbr54_max_percent,
+            True,
+            "time < 54 mg/dL",
+        ),
+        (
+            "cgm.tbr70",
+            cgm.tbr_below_70_percent,
+            thresholds.cgm_tbr70_max_percent,
+            True,
+            "time < 70 mg/dL",
+        ),
+        (
+            "cgm.tir",
+            cgm.tir_70_180_percent,
+            thresholds.cgm_tir_min_percent,
+            False,
+            "time in 70-180",
+        ),
+        (
+            "cgm.tar250",
+            cgm.tar_above_250_percent,
+            thresholds.cgm_tar250_max_percent,
+            True,
+            "time > 250",
+        ),
+        (
+            "cgm.tar180",
+            cgm.tar_above_180_percent,
+            thresholds.cgm_tar180_max_percent,
+            True,
+            "time > 180",
+        ),
+        ("cgm.cv", cgm.cv_percent, thresholds.cgm_cv_max_percent, True, "glucose variability (CV)"),
+        ("cgm.gmi", cgm.gmi_percent, thresholds.cgm_gmi_max_percent, True, "GMI"),
     ]
     alerts = []
     for code, value, limit, above_is_bad, what in checks:
@@ -132,58 +162,59 @@ def evaluate_alerts(
     (``weight_summary(..., gain_kg=thresholds.weight_gain_kg, ...)``); a mismatch raises
     ValueError rather than alerting on the wrong rule.
     """
-    t = thresholds if thresholds is not None else AlertThresholds()
+    limits = thresholds if thresholds is not None else AlertThresholds()
     alerts: list[Alert] = []
     if cgm is not None:
-        alerts += _cgm_alerts(cgm, t)
+        alerts += _cgm_alerts(cgm, limits)
     bp = blood_pressure
     if bp is not None and bp.sufficient:
         sys_mean, dia_mean = bp.overall.systolic_mm_hg, bp.overall.diastolic_mm_hg
         if (
             sys_mean is not None
             and dia_mean is not None
-            and (sys_mean >= t.bp_systolic_mm_hg or dia_mean >= t.bp_diastolic_mm_hg)
+            and (sys_mean >= limits.bp_systolic_mm_hg or dia_mean >= limits.bp_diastolic_mm_hg)
         ):
             alerts.append(
                 Alert(
                     "bp.home_hypertension",
                     f"home BP mean {sys_mean:.0f}/{dia_mean:.0f} mm[Hg] at or above "
-                    f"{t.bp_systolic_mm_hg:g}/{t.bp_diastolic_mm_hg:g}",
+                    f"{limits.bp_systolic_mm_hg:g}/{limits.bp_diastolic_mm_hg:g}",
                     sys_mean,
-                    t.bp_systolic_mm_hg,
+                    limits.bp_systolic_mm_hg,
                 )
             )
     if weight is not None:
         if (weight.gain_threshold_kg, weight.gain_window_days) != (
-            t.weight_gain_kg,
-            t.weight_gain_days,
+            limits.weight_gain_kg,
+            limits.weight_gain_days,
         ):
             raise ValueError("weight summary computed with other gain thresholds")
         for gain in weight.rapid_gains:
             alerts.append(
                 Alert(
                     "weight.rapid_gain",
-                    f"weight +{gain.gain_kg:.1f} kg within {t.weight_gain_days} days",
+                    f"weight +{gain.gain_kg:.1f} kg within {limits.weight_gain_days} days",
                     gain.gain_kg,
-                    t.weight_gain_kg,
+                    limits.weight_gain_kg,
                     at_ms=gain.reading_ms,
                 )
             )
     if spo2 is not None:
-        if spo2.threshold_percent != t.spo2_threshold_percent:
+        if spo2.threshold_percent != limits.spo2_threshold_percent:
             raise ValueError("SpO2 summary computed with another threshold")
         share = spo2.below_threshold_percent
-        if spo2.sufficient and share is not None and share >= t.spo2_below_max_percent:
+        if spo2.sufficient and share is not None and share >= limits.spo2_below_max_percent:
             alerts.append(
                 Alert(
                     "spo2.low",
-                    f"SpO2 below {t.spo2_threshold_percent:g} % during {share:.0f} % of the time",
+                    f"SpO2 below {limits.spo2_threshold_percent:g} %"
+                    f" during {share:.0f} % of the time",
                     share,
-                    t.spo2_below_max_percent,
+                    limits.spo2_below_max_percent,
                 )
             )
     if temperature is not None:
-        if temperature.fever_threshold_celsius != t.fever_celsius:
+        if temperature.fever_threshold_celsius != limits.fever_celsius:
             raise ValueError("temperature summary computed with another fever threshold")
         for episode in temperature.fever_episodes:
             alerts.append(
@@ -191,7 +222,7 @@ def evaluate_alerts(
                     "temperature.fever",
                     f"fever up to {episode.max_celsius:.1f} °C",
                     episode.max_celsius,
-                    t.fever_celsius,
+                    limits.fever_celsius,
                     at_ms=episode.start_ms,
                 )
             )

@@ -72,9 +72,9 @@ class SpotGlucoseSummary:
     by_context: tuple[SpotGlucoseGroup, ...]  # every context of CONTEXTS, in that order
 
     def group(self, context: str) -> SpotGlucoseGroup:
-        for g in self.by_context:
-            if g.context == context:
-                return g
+        for group in self.by_context:
+            if group.context == context:
+                return group
         raise KeyError(context)
 
     def to_json(self) -> dict[str, object]:

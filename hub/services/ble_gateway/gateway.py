@@ -63,14 +63,14 @@ class BleGateway:
         return targets
 
     async def run(self, stop: asyncio.Event) -> None:
-        c = self.config
-        limits = OutboxLimits(int(c.outbox.max_mb * 1_000_000), c.outbox.max_items)
+        config = self.config
+        limits = OutboxLimits(int(config.outbox.max_mb * 1_000_000), config.outbox.max_items)
         outbox = await asyncio.to_thread(
             FrameOutbox.open,
-            c.outbox_path,
+            config.outbox_path,
             context_kinds=CONTEXT_KINDS,
             limits=limits,
-            synchronous=c.outbox.synchronous,
+            synchronous=config.outbox.synchronous,
         )
         worker = OutboxWorker(outbox)
         try:
@@ -79,46 +79,46 @@ class BleGateway:
             await worker.close()
 
     async def _serve(self, worker: OutboxWorker, stop: asyncio.Event) -> None:
-        c = self.config
+        config = self.config
         states = await worker.states()
         mqtt = GatewayMqtt(
             BrokerAddress(
-                c.mqtt.host,
-                c.mqtt.port,
-                c.mqtt.protocol,
-                c.mqtt.username,
-                c.mqtt.password,
-                c.mqtt.keepalive,
-                c.mqtt.tls_ca_file,
+                config.mqtt.host,
+                config.mqtt.port,
+                config.mqtt.protocol,
+                config.mqtt.username,
+                config.mqtt.password,
+                config.mqtt.keepalive,
+                config.mqtt.tls_ca_file,
             ),
-            c.gateway_id,
-            will=Retained(gateway_status_topic(c.gateway_id), encode_gateway_status(OFFLINE)),
-            subscriptions=[gateway_acks_topic(c.gateway_id)],
-            session_expiry_s=c.mqtt.session_expiry_s,
+            config.gateway_id,
+            will=Retained(gateway_status_topic(config.gateway_id), encode_gateway_status(OFFLINE)),
+            subscriptions=[gateway_acks_topic(config.gateway_id)],
+            session_expiry_s=config.mqtt.session_expiry_s,
             backoff=Backoff(base=0.5, cap=30.0),
             # A new outbox starts a new session: it must never receive an old outbox's acks.
             fresh=states.get(_SESSION_KEY) != worker.outbox.incarnation,
         )
         journals: dict[str, OutboxJournal] = {}
         uplink = Uplink(
-            c.gateway_id,
-            c.zone,
+            config.gateway_id,
+            config.zone,
             worker,
             mqtt,
-            [DeviceInfo(d.id, d.address, d.profile) for d in c.devices],
-            lambda: [journals[d.id].status(d.address, d.profile) for d in c.devices],
+            [DeviceInfo(d.id, d.address, d.profile) for d in config.devices],
+            lambda: [journals[d.id].status(d.address, d.profile) for d in config.devices],
             self.now,
-            ack_timeout_s=c.uplink.ack_timeout_s,
-            status_interval_s=c.uplink.status_interval_s,
-            max_frames_per_message=c.uplink.max_frames_per_message,
-            max_messages_in_flight=c.uplink.max_messages_in_flight,
+            ack_timeout_s=config.uplink.ack_timeout_s,
+            status_interval_s=config.uplink.status_interval_s,
+            max_frames_per_message=config.uplink.max_frames_per_message,
+            max_messages_in_flight=config.uplink.max_messages_in_flight,
         )
 
         def changed() -> None:
             uplink.wake()
             uplink.health_changed()
 
-        for device in c.devices:
+        for device in config.devices:
             journals[device.id] = OutboxJournal(device.id, worker, states, self.now, changed)
         incarnation = worker.outbox.incarnation
 
@@ -135,9 +135,9 @@ class BleGateway:
             tasks[:0] = await self._workers(journals, sessions_stop)
             log.info(
                 "gateway %s: %d devices on the allow-list, outbox %s (%d pending)",
-                c.gateway_id,
-                len(c.devices),
-                c.outbox_path,
+                config.gateway_id,
+                len(config.devices),
+                config.outbox_path,
                 len(worker.outbox),
             )
             await stop.wait()
@@ -151,20 +151,24 @@ class BleGateway:
     async def _workers(
         self, journals: dict[str, OutboxJournal], stop: asyncio.Event
     ) -> list[asyncio.Future[None]]:
-        c = self.config.ble
+        ble = self.config.ble
         slots = BleakSlotManager()
         await slots.async_setup()
-        slots.register_adapter(ADAPTER, c.max_connections)
+        slots.register_adapter(ADAPTER, ble.max_connections)
         scanner = AllowListScanner(d.address for d in self.config.devices)
         await scanner.start()
         options = WorkerOptions(
-            c.connect_attempts, c.gatt_timeout_s, c.scan_wait_s, c.revisit_s, c.backoff_scale
+            ble.connect_attempts,
+            ble.gatt_timeout_s,
+            ble.scan_wait_s,
+            ble.revisit_s,
+            ble.backoff_scale,
         )
         session = SessionOptions(
-            settle_s=c.settle_s,
-            linger_s=c.linger_s,
-            racp_silence_s=c.racp_silence_s,
-            set_clock=c.set_clocks,
+            settle_s=ble.settle_s,
+            linger_s=ble.linger_s,
+            racp_silence_s=ble.racp_silence_s,
+            set_clock=ble.set_clocks,
         )
         tasks = []
         for target in self._targets():

@@ -126,26 +126,26 @@ class OutboxJournal:
         battery: int | None = None,
         clock_offset_s: Decimal | None = None,
     ) -> None:
-        h = self.health
-        h.last_seen = self.now()
+        health = self.health
+        health.last_seen = self.now()
         if connected is not None:
-            h.connected = connected
+            health.connected = connected
         if battery is not None:
-            h.battery = battery
+            health.battery = battery
         if clock_offset_s is not None:
-            h.clock_offset_s = clock_offset_s
+            health.clock_offset_s = clock_offset_s
         self._changed()
 
     def status(self, address: str, profile_id: str) -> DeviceHealth:
-        h = self.health
+        health = self.health
         return DeviceHealth(
             self.device_id,
             address,
             profile_id,
-            h.connected,
-            h.last_seen,
-            h.battery,
-            h.clock_offset_s,
+            health.connected,
+            health.last_seen,
+            health.battery,
+            health.clock_offset_s,
         )
 
 
