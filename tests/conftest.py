@@ -16,12 +16,22 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from hub.adapters.tokens import Role, mint_token
 from hub.config import AuthSettings, Settings
 from tests.unit.fhir.validators import Medplum, hl7_errors, r4b_errors
 
 # The token secret of every hub a test runs: the test environment, like production, refuses
 # the development secret. Fresh per run, so no token minted by a test outlives it.
 TEST_AUTH = AuthSettings(secret=secrets.token_urlsafe(32))
+
+
+def bearer(
+    role: Role, subject: str, now: datetime, auth: AuthSettings = TEST_AUTH, **claims: Any
+) -> dict[str, str]:
+    """The ``Authorization`` header of a token for ``subject`` in ``role`` minted at ``now``
+    (with :data:`TEST_AUTH`'s secret unless ``auth`` says otherwise)."""
+    token = mint_token(auth, subject=subject, role=role, now=now, **claims)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def hub_environment(values: dict[str, str]) -> dict[str, str]:

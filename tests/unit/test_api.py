@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import AuthSettings, Settings
 from hub.core.batch import Incoming
-from tests.conftest import TEST_AUTH, api_client
+from tests.conftest import TEST_AUTH, api_client, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -24,10 +24,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 def auth(role: Role, subject: str, **kw: Any) -> dict[str, str]:
-    token = mint_token(
-        kw.pop("auth", TEST_AUTH), subject=subject, role=role, now=kw.pop("now", NOW), **kw
-    )
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(role, subject, kw.pop("now", NOW), kw.pop("auth", TEST_AUTH), **kw)
 
 
 ADMIN = auth(Role.ADMIN, "ops")

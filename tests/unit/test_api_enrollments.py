@@ -16,18 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from device_profiles.blood_pressure import BloodPressureRecord, encode_blood_pressure
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import Settings
 from hub.core.batch import Incoming
 from hub.core.model import Source
-from tests.conftest import TEST_AUTH, api_client
+from tests.conftest import api_client, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(role, subject, NOW)
 
 
 ADMIN = auth(Role.ADMIN, "ops")

@@ -17,21 +17,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.ratelimit import TokenBuckets
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import AuthSettings, Settings
 from hub.core.batch import Incoming
 from hub.core.ins import ins_key
-from tests.conftest import TEST_AUTH, api_client
+from tests.conftest import TEST_AUTH, api_client, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 INS = f"2550814168025{ins_key('2550814168025'):02d}"
 
 
 def auth(role: Role, subject: str, **kw: Any) -> dict[str, str]:
-    token = mint_token(
-        kw.pop("auth", TEST_AUTH), subject=subject, role=role, now=kw.pop("now", NOW)
-    )
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(role, subject, kw.pop("now", NOW), kw.pop("auth", TEST_AUTH))
 
 
 ADMIN = auth(Role.ADMIN, "ops")

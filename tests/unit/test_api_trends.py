@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import Settings
 from hub.core.batch import Incoming
 from hub.core.ins import ins_key
 from hub.core.model import Reading, Source, TimeSource, epoch_ms
 from hub.core.summaries import cgm_summary, weight_summary
-from tests.conftest import TEST_AUTH, api_client
+from tests.conftest import api_client, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PARIS = ZoneInfo("Europe/Paris")
@@ -50,8 +50,7 @@ CGM_FIELDS = (
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(role, subject, NOW)
 
 
 ADMIN = auth(Role.ADMIN, "ops")

@@ -14,16 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import Settings
-from tests.conftest import TEST_AUTH, api_client
+from tests.conftest import api_client, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(role, subject, NOW)
 
 
 MAKER = auth(Role.DEVICE_MAKER, "acme")

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import Settings
 from hub.core.provider import parse_json_batch
 from hub.core.wire import WireError
-from tests.conftest import TEST_AUTH, api_client
+from tests.conftest import api_client, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PARIS_WINTER = timezone(timedelta(hours=1))
@@ -25,7 +25,7 @@ RESET = datetime(2015, 1, 1, 0, 0, tzinfo=PARIS_WINTER)
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)}"}
+    return bearer(role, subject, NOW)
 
 
 MAKER = auth(Role.DEVICE_MAKER, "acme")

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.vault.app import create_vault_app
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import Settings
 from hub.core.fhir.outbound import PATIENT_ID_SYSTEM
 from hub.core.reports import mhd
-from tests.conftest import TEST_AUTH
+from tests.conftest import bearer
 from tests.unit.reports.week import INS, NOW, PATIENT, ids, submission, week
 
 OTHER = "pat-fedcba9876543210"
@@ -25,8 +25,7 @@ PDF = b"%PDF-1.7 a report"
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(role, subject, NOW)
 
 
 SOURCE = auth(Role.ADMIN, "health-device-hub")

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.adapters.tokens import Role, mint_token
+from hub.adapters.tokens import Role
 from hub.config import Settings
 from hub.core.ins import ins_key
-from tests.conftest import TEST_AUTH, api_client
+from tests.conftest import api_client, bearer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -32,8 +32,7 @@ INS_UNKNOWN = ins("2990375111222")
 
 
 def auth(role: Role, subject: str) -> dict[str, str]:
-    token = mint_token(TEST_AUTH, subject=subject, role=role, now=NOW)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(role, subject, NOW)
 
 
 ADMIN = auth(Role.ADMIN, "ops")
