@@ -139,6 +139,6 @@ def alive(pid: int) -> bool:
     """Running, and not a zombie waiting for its reaper."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before, or while, /proc was read
         return False
     return state != "Z"
