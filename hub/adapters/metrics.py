@@ -56,6 +56,11 @@ class BridgeMetrics:
             registry=collectors,
         )
         self.reconnects = Counter("hub_mqtt_reconnects", "MQTT reconnections", registry=collectors)
+        self.superseded = Counter(
+            "hub_messages_superseded",
+            "messages of a dropped connection left to the broker's redelivery (session resumed)",
+            registry=collectors,
+        )
         self.callback_errors = Counter(
             "hub_callback_errors", "exceptions caught in paho callbacks", registry=collectors
         )

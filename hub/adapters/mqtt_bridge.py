@@ -152,6 +152,9 @@ class MqttBridge:
         self._arrived = threading.Event()
         self._stop = threading.Event()
         self._generation = 0
+        # Messages of a generation below this one are the broker's to redeliver: the session
+        # was resumed, so it still holds every message this bridge has not acknowledged.
+        self._redelivered_below = 0
         self._connected = threading.Event()
         self.totals = BatchReport()
         self.metrics = metrics or BridgeMetrics()
@@ -203,7 +206,7 @@ class MqttBridge:
         self,
         client: mqtt.Client,
         _userdata: object,
-        _flags: object,
+        flags: mqtt.ConnectFlags,
         reason: ReasonCode,
         _props: object,
     ) -> None:
@@ -212,6 +215,12 @@ class MqttBridge:
                 log.error("MQTT connection refused: %s", reason)
                 return
             self._generation += 1
+            if flags.session_present:
+                # MQTT 5 §4.4: on a resumed session the broker resends every unacknowledged
+                # QoS 1 PUBLISH, so what the inbox still holds of earlier connections would
+                # be ingested twice and never acknowledged (its packet ids are gone). Held
+                # on when the session is new: ingesting is then what keeps them.
+                self._redelivered_below = self._generation
             self._attempt = 0
             self._connections += 1
             if self._connections > 1:
@@ -308,11 +317,17 @@ class MqttBridge:
         deadline = time.monotonic() + self.settings.batch_window_ms / 1000
         while len(batch) < self.settings.batch_size:
             try:
-                batch.append(self._inbox.popleft())
+                received = self._inbox.popleft()
             except IndexError:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._wait_for_messages(remaining):
                     break
+                continue
+            if received.generation < self._redelivered_below:
+                self.metrics.in_flight.dec()
+                self.metrics.superseded.inc()
+                continue
+            batch.append(received)
         return batch
 
     def _wait_for_messages(self, timeout: float) -> bool:

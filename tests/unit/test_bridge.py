@@ -11,6 +11,8 @@ from concurrent.futures.process import BrokenProcessPool
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.adapters.ingest_workers import InlineIngest
 from hub.adapters.mqtt_bridge import BROKER_DROPPED_TOPIC, MqttBridge
@@ -53,7 +55,7 @@ class HeldIngest:
 
 class RecordingClient(mqtt.Client):
     def __init__(self) -> None:
-        super().__init__(CallbackAPIVersion.VERSION2, manual_ack=True)
+        super().__init__(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
         self.acked: list[int] = []
 
     def ack(self, mid: int, qos: int) -> mqtt.MQTTErrorCode:
@@ -174,3 +176,53 @@ def test_a_dead_worker_process_stops_the_bridge_without_acknowledging(
     problem = bridge.stalled(time.monotonic(), 60)  # before any dead thread: the cause
     assert problem is not None and "ingest worker process died" in problem
     assert client.acked == []
+
+
+def reconnect(bridge: MqttBridge, *, session_present: bool) -> None:
+    success = ReasonCode(PacketTypes.CONNACK, "Success")
+    flags = mqtt.ConnectFlags(session_present=session_present)
+    bridge._on_connect(bridge._client, None, flags, success, None)
+
+
+def test_a_resumed_session_leaves_the_old_connections_messages_to_the_brokers_redelivery(
+    held: tuple[MqttBridge, HeldIngest, RecordingClient],
+) -> None:
+    bridge, ingest, client = held
+    reconnect(bridge, session_present=False)  # generation 1
+    receive(bridge, 41, 42, 43)
+    until(lambda: len(ingest.futures) == 3)  # every slot taken: the next two wait
+    receive(bridge, 44, 45)
+    reconnect(bridge, session_present=True)  # generation 2: the broker resends 41..45
+    for future in ingest.futures:
+        future.set_result(BatchReport())
+    until(lambda: value(bridge, "hub_messages_superseded_total") == 2)
+    until(lambda: value(bridge, "hub_messages_unacknowledged") == 0)
+    assert len(ingest.futures) == 3  # 44 and 45 were not ingested from the old connection
+    assert client.acked == []  # their packet ids belonged to the dropped connection
+    receive(bridge, 1, 2, 3, 4, 5)  # the redelivery, with this connection's packet ids
+    until(lambda: len(ingest.futures) == 6)
+    for future in ingest.futures[3:]:
+        future.set_result(BatchReport())
+    until(lambda: len(ingest.futures) == 8)
+    for future in ingest.futures[6:]:
+        future.set_result(BatchReport())
+    until(lambda: client.acked == [1, 2, 3, 4, 5])
+    assert value(bridge, "hub_messages_unacknowledged") == 0
+
+
+def test_a_new_session_still_ingests_what_the_old_connection_delivered(
+    held: tuple[MqttBridge, HeldIngest, RecordingClient],
+) -> None:
+    bridge, ingest, client = held
+    reconnect(bridge, session_present=False)
+    receive(bridge, 51, 52, 53)
+    until(lambda: len(ingest.futures) == 3)
+    receive(bridge, 54)
+    reconnect(bridge, session_present=False)  # the broker lost the session: nothing resent
+    for future in ingest.futures:
+        future.set_result(BatchReport())
+    until(lambda: len(ingest.futures) == 4)  # 54 is still ingested, only once
+    ingest.futures[3].set_result(BatchReport())
+    until(lambda: value(bridge, "hub_messages_unacknowledged") == 0)
+    assert client.acked == []  # no packet id of the old connection is acknowledged on the new
+    assert value(bridge, "hub_messages_superseded_total") == 0
