@@ -54,11 +54,17 @@ class Codec(Generic[R]):
 
     def decode(self, data: bytes, *, session_start: datetime | None = None) -> list[Measurement]:
         """The measurements in ``data``; ``session_start`` is used by CGM only."""
+        return self.measurements_of(self.parse(data), session_start=session_start)
+
+    def measurements_of(
+        self, record: R, *, session_start: datetime | None = None
+    ) -> list[Measurement]:
+        """The measurements of a record :attr:`parse` already gave (not parsed twice)."""
         if self.measurements is None:
             raise DecodeError(
                 f"{self.name} is not a measurement characteristic; use parse()", field="uuid"
             )
-        return self.measurements(self.parse(data), session_start)
+        return self.measurements(record, session_start)
 
 
 def _ignoring_session(

@@ -328,10 +328,11 @@ def _parse_payload(payload: object) -> JsonValue:
         raise DecodeError(
             f"payload must be bytes, text or a mapping, not {type(payload).__name__}", field="$"
         )
-    document = strict_json.loads(
+    # Already what _checked makes of a caller's mapping: the strict reader bounds depth and
+    # digits, refuses NaN and infinities, and gives text keys, ints and finite Decimals.
+    return strict_json.loads(
         payload, max_bytes=MAX_PAYLOAD_BYTES, max_depth=MAX_DEPTH, max_digits=MAX_NUMBER_DIGITS
     )
-    return _checked(document, "$", 0)
 
 
 def _checked(value: object, where: str, depth: int) -> JsonValue:

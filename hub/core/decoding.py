@@ -213,7 +213,7 @@ class MessageDecoder:
                 elif isinstance(value, GlucoseContext):
                     contexts.append(value)
                 elif codec.is_measurement:
-                    decoded = codec.decode(frame.data, session_start=session_start)
+                    decoded = codec.measurements_of(value, session_start=session_start)
                     if kg_resolution is not None and number in _MASS_CODECS:
                         decoded = [with_kg_resolution(m, kg_resolution) for m in decoded]
                     items += [(frame.index, _dated(m, frame)) for m in decoded]
