@@ -49,6 +49,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.adapters.bridge_client import BridgeClient
 from hub.adapters.gateway_health import GatewayHealthBook, StatusStore
 from hub.adapters.metrics import BridgeMetrics
 from hub.config import MqttSettings
@@ -182,10 +183,10 @@ class MqttBridge:
 
     # --- paho adapter -----------------------------------------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> BridgeClient:
         settings = self.settings
         v5 = settings.protocol == "5"
-        client = mqtt.Client(
+        client = BridgeClient(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
@@ -447,9 +448,8 @@ class MqttBridge:
         return report
 
     def _acknowledge(self, batch: list[_Received], report: BatchReport) -> None:
-        for received in batch:
-            if received.qos > 0 and received.generation == self._generation:
-                self._client.ack(received.mid, received.qos)
+        generation = self._generation  # subscriptions are QoS 1 at most: no QoS 2 flow
+        self._client.ack_all([r.mid for r in batch if r.qos == 1 and r.generation == generation])
         self.metrics.acknowledged.inc(len(batch))
         self.metrics.in_flight.dec(len(batch))
         # End-to-end acks: the gateways may now release these frames from their outboxes.

@@ -10,10 +10,11 @@ from concurrent.futures.process import BrokenProcessPool
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from hub.adapters.bridge_client import BridgeClient
 from hub.adapters.ingest_workers import InlineIngest
 from hub.adapters.mqtt_bridge import BROKER_DROPPED_TOPIC, MqttBridge
 from hub.config import Settings
@@ -53,14 +54,14 @@ class HeldIngest:
         pass
 
 
-class RecordingClient(mqtt.Client):
+class RecordingClient(BridgeClient):
     def __init__(self) -> None:
         super().__init__(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
         self.acked: list[int] = []
 
-    def ack(self, mid: int, qos: int) -> mqtt.MQTTErrorCode:
-        self.acked.append(mid)
-        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+    def ack_all(self, mids: Sequence[int]) -> MQTTErrorCode:
+        self.acked.extend(mids)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 @pytest.fixture
