@@ -19,7 +19,8 @@ away, the stream is published at QoS 1, and the consumer comes back and drains i
 * ``hub-sqlite-inline``, ``hub-sqlite-w2``: one bridge ingesting in its own process
   (``HUB_MQTT__INGEST_WORKERS=0``) or in two worker processes (the default is one).
 
-CPU and peak RSS are those of each bridge with its ingest worker processes.
+CPU and peak RSS are those of each bridge with its ingest worker processes; "of which bridge"
+is the CPU of the bridge processes alone (receiving, batching, acknowledging).
 
 Rounds interleave the consumers (A B C, A B C, ...) so that a noisy neighbour hits all of them;
 each figure is the median over rounds. Reported: messages per second from the first message
@@ -109,10 +110,10 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of ``pid`` and its live descendants."""
+def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
+    """CPU time (user + system) of ``pid`` and (unless told not to) its live descendants."""
     total = 0.0
-    for member in process_tree(pid):
+    for member in process_tree(pid) if descendants else [pid]:
         with contextlib.suppress(OSError):
             fields = _stat(member)
             total += (int(fields[11]) + int(fields[12])) / CLK_TCK
@@ -150,6 +151,7 @@ class Result:
     stored: int | None = None
     distinct: int | None = None
     expected: int | None = None
+    own_cpu_s: float | None = None  # the bridge processes alone, without their workers
 
     @property
     def rate(self) -> float:
@@ -357,6 +359,7 @@ def run_hub(
     _wait(lambda: total("hub_messages_received_total") > 0, 120, client_id)
     first = time.monotonic()
     cpu_start = sum(cpu_seconds(p.pid) for p in processes)
+    own_start = sum(cpu_seconds(p.pid, descendants=False) for p in processes)
     rss = 0.0
 
     def drained() -> bool:
@@ -369,12 +372,13 @@ def run_hub(
     _wait(drained, 3600, client_id, every=0.1)
     seconds = time.monotonic() - first
     cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_start
+    own = sum(cpu_seconds(p.pid, descendants=False) for p in processes) - own_start
     _stop(processes)
     stored, distinct = _count(data, backend, bench)
     name = f"hub-{backend}" + (f"-x{workers}" if workers > 1 else "")
     name += {0: "-inline", 1: ""}.get(ingest_workers, f"-w{ingest_workers}")
     return Result(
-        name, bench.messages, seconds, cpu, rss, stored, distinct, bench.expected_readings
+        name, bench.messages, seconds, cpu, rss, stored, distinct, bench.expected_readings, own
     )
 
 
@@ -473,13 +477,15 @@ def report(bench: Bench) -> None:
     print()
     header = (
         f"{'consumer':<16} {'msg/s (median)':>15} {'vs paho':>8} {'CPU us/msg':>11} "
-        f"{'peak RSS MB':>12}  integrity"
+        f"{'of which bridge':>16} {'peak RSS MB':>12}  integrity"
     )
     print(header)
     print("-" * len(header))
     for consumer, results in by_consumer.items():
         rate = statistics.median(r.rate for r in results)
         cpu = statistics.median(r.cpu_s / r.messages * 1e6 for r in results)
+        owns = [r.own_cpu_s / r.messages * 1e6 for r in results if r.own_cpu_s is not None]
+        own = f"{statistics.median(owns):.1f}" if owns else "-"
         rss = max(r.rss_mb for r in results)
         ratio = f"{rate / baseline:.2f}" if baseline else "-"
         integrity = ""
@@ -491,7 +497,10 @@ def report(bench: Bench) -> None:
                 f"stored {worst.stored:,}/{worst.expected:,}, duplicates {duplicates}, lost {lost}"
             )
         runs = ", ".join(f"{r.rate:,.0f}" for r in results)
-        print(f"{consumer:<16} {rate:>15,.0f} {ratio:>8} {cpu:>11.1f} {rss:>12.0f}  {integrity}")
+        print(
+            f"{consumer:<16} {rate:>15,.0f} {ratio:>8} {cpu:>11.1f} {own:>16} {rss:>12.0f}  "
+            f"{integrity}"
+        )
         print(f"{'':<16} runs: {runs}")
 
 
