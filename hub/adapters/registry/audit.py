@@ -98,7 +98,7 @@ class Audit:
         Group commit. Each API request appends its event, and one transaction per event made
         the requests queue for the database's write lock (on SQLite, one writer at a time and
         an fsync per commit): sampled under 16 concurrent clients, waiting for that lock was
-        about two thirds of a patient-page request's time, most of it in SQLite's busy handler
+        about two thirds of a patient-page handler's time, most of it in SQLite's busy handler
         sleeping while the lock sat free. So callers share transactions instead: the first to
         find no commit in progress becomes the writer, takes every event queued so far (its own
         among them) and appends them with one ``INSERT`` of many rows and one commit, through
