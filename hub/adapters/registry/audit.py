@@ -155,10 +155,14 @@ def _copy(error: BaseException) -> BaseException:
     message (one instance raised in several threads would share one traceback), the driver's
     error still reachable as ``__context__`` but not printed, as the writer's. A writer
     interrupted by something that is not an error (``KeyboardInterrupt``) is a
-    :class:`RegistryError` for its waiters: they were not interrupted."""
+    :class:`RegistryError` for its waiters: they were not interrupted; so is an error that
+    cannot be copied."""
     if not isinstance(error, Exception):
         return RegistryError(f"registry audit: the group's write was interrupted ({error!r})")
-    raised = copy.copy(error)
+    try:
+        raised = copy.copy(error)
+    except Exception:
+        return RegistryError(f"registry audit: the group's write failed ({type(error).__name__})")
     raised.__context__, raised.__cause__ = error.__context__, None
     raised.__suppress_context__ = True
     return raised
