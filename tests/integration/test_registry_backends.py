@@ -53,6 +53,7 @@ from hub.adapters.registry.rejects import DeadLetterRecord, RejectCounts
 from hub.core.ins import ins_key
 from hub.core.model import Reading, Source, TimeSource
 from hub.core.pipeline import Enrollment
+from tests.fixtures.audit import ids_by_detail, order_problems, record_concurrently
 from tests.fixtures.registry import (  # noqa: F401 - pytest fixtures
     postgres_server_fixture,
     postgres_url_fixture,
@@ -695,6 +696,24 @@ def test_audit_trail_is_the_patients_own_newest_first(registry: Registry) -> Non
     assert len(registry.audit.trail("pt-a", limit=2)) == 2
     assert [e.actor for e in registry.audit.trail("pt-b")] == ["pt-b"]
     assert registry.audit.trail("nobody") == []
+
+
+def test_concurrent_audit_events_are_each_stored_once_before_record_returns(
+    registry: Registry, registry_url: str
+) -> None:
+    # Concurrent callers share commits (Audit.record): each still returns only once another
+    # connection reads its event, and ids follow the order of the calls.
+    observer = create_engine(registry_url)
+    try:
+        calls, problems = record_concurrently(registry, observer, threads=12, per_thread=10)
+        assert problems == []
+        ids = ids_by_detail(observer)
+    finally:
+        observer.dispose()
+    assert sorted(ids) == sorted(c.detail for c in calls)
+    assert len(calls) == 120
+    assert all(len(found) == 1 for found in ids.values())
+    assert order_problems(calls, ids) == []
 
 
 def test_a_reopened_registry_sees_everything(registry: Registry, registry_url: str) -> None:

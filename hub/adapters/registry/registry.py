@@ -59,6 +59,22 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -
     cursor.close()
 
 
+# The API's thread pool: AnyIO runs up to 40 synchronous handlers at once.
+SQLITE_POOL_SIZE = 40
+
+
+def _pool(url: str) -> dict[str, Any]:
+    """The engine's pool. PostgreSQL: SQLAlchemy's default pool, each connection pinged
+    before use (a server restart or a dropped connection is found before a query fails).
+    SQLite: no ping — a file has no connection to lose, and the ping was a ``SELECT 1`` per
+    checkout, two or three per API request — and up to :data:`SQLITE_POOL_SIZE` connections
+    kept, not 5: with more concurrent requests than that, the pool closed each extra
+    connection on return and opened a new one (with its pragmas) on the next request."""
+    if url.startswith("sqlite"):
+        return {"pool_size": SQLITE_POOL_SIZE}
+    return {"pool_pre_ping": True}
+
+
 class Registry:
     """``busy_timeout_s``: on SQLite, how long a write waits for another writer's lock
     before the registry is unavailable."""
@@ -73,7 +89,7 @@ class Registry:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # hide_parameters: SQLAlchemy's messages never quote values (patient ids, the INS).
-        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(url, hide_parameters=True, **_pool(url))
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", partial(_sqlite_pragmas, int(busy_timeout_s * 1000)))
         try:
