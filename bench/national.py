@@ -251,6 +251,7 @@ class Simulator:
     resent: int = 0
     pubacks: int = 0
     disconnects: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # why connections ended
     acked_total: int = 0
 
     def start(self) -> float:
@@ -290,6 +291,7 @@ class Simulator:
                     self.send(key, resend=True)
         elif isinstance(event, Disconnected):
             self.disconnects += 1
+            self.reasons[event.reason] = self.reasons.get(event.reason, 0) + 1
         elif isinstance(event, Delivered):
             self.pubacks += 1
         elif isinstance(event, Received):
@@ -358,6 +360,7 @@ class Simulator:
             "acked": self.acked_total,
             "unacked": len(self.unacked),
             "disconnects": self.disconnects,
+            "reasons": self.reasons,
             "publish_s": last_publish - first_publish,
             "backlog_at_end": backlog_at_end,
             "drain_s": drained - published_end,
@@ -476,11 +479,13 @@ def run(args: argparse.Namespace) -> int:
         broker = Usage(bench.broker.pid)
         bridge = Usage(processes[0].pid)
         phases: dict[str, dict[str, Any]] = {}
+        timeline = Timeline(metrics_port)
         load_before = os.getloadavg()
         for line in simulator.stdout:
             phase = json.loads(line)
             phases[phase["phase"]] = phase
             if phase["phase"] == "connected":
+                timeline.start()
                 print(
                     f"connected {args.gateways:,} gateways in {phase['connect_s']:.1f} s "
                     f"({phase['threads']} threads in the simulator)",
@@ -493,6 +498,7 @@ def run(args: argparse.Namespace) -> int:
                 load_after = os.getloadavg()
                 for usage in (broker, bridge):
                     usage.sample()
+                timeline.stop()
         simulator.wait(timeout=600)
         done = phases.get("done")
         if done is None:
@@ -502,6 +508,7 @@ def run(args: argparse.Namespace) -> int:
         stored, distinct = _stored(Path(env["HUB_DATA_DIR"]))
         dead = _dead_letters(Path(env["HUB_DATA_DIR"]))
         report(args, devices, phases, done, stored, distinct, dead, broker, bridge)
+        timeline.report()
         print(f"load average: before {_load(load_before)}, after {_load(load_after)}")
     finally:
         if processes:
@@ -510,6 +517,51 @@ def run(args: argparse.Namespace) -> int:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+class Timeline:
+    """The bridge's counters each second from the gateways connected (its /metrics page)."""
+
+    NAMES = (
+        "hub_messages_received_total",
+        "hub_messages_acknowledged_total",
+        "hub_readings_stored_total",
+    )
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.samples: list[tuple[float, list[float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(1.0):
+            try:
+                values = [ingest._metric(self.port, name) for name in self.NAMES]
+            except OSError:
+                continue
+            self.samples.append((time.monotonic() - started, values))
+
+    def report(self) -> None:
+        """Every 10 s: what the bridge had received, acked and stored, and its pace."""
+        print()
+        print("bridge from the gateways connected ('received' includes their online statuses):")
+        print(f"{'t s':>5} {'received':>9} {'acked':>9} {'stored':>9} {'stored/s':>9}")
+        last_at, last_stored = 0.0, 0.0
+        for index, (at, (received, acked, stored)) in enumerate(self.samples):
+            if round(at) % 10 and index != len(self.samples) - 1:
+                continue
+            pace = (stored - last_stored) / (at - last_at) if at > last_at else 0.0
+            print(f"{at:>5.0f} {received:>9,.0f} {acked:>9,.0f} {stored:>9,.0f} {pace:>9,.0f}")
+            last_at, last_stored = at, stored
 
 
 def _load(load: tuple[float, float, float]) -> str:
@@ -570,7 +622,8 @@ def report(
     print("  (the simulator's CPU includes connecting its gateways)")
     print(
         f"simulator threads:     {phases['connected']['threads']} "
-        f"for {args.gateways:,} MQTT connections"
+        f"for {args.gateways:,} MQTT connections; connections ended {done['disconnects']:,}"
+        + "".join(f"; {count:,} {reason}" for reason, count in done["reasons"].items())
     )
     print(
         f"integrity:             published {readings:,} distinct, stored {stored:,}, "
