@@ -555,10 +555,11 @@ class Timeline:
         print()
         print("bridge from the gateways connected ('received' includes their online statuses):")
         print(f"{'t s':>5} {'received':>9} {'acked':>9} {'stored':>9} {'stored/s':>9}")
-        last_at, last_stored = 0.0, 0.0
+        last_at, last_stored, boundary = 0.0, 0.0, 10.0
         for index, (at, (received, acked, stored)) in enumerate(self.samples):
-            if round(at) % 10 and index != len(self.samples) - 1:
+            if at < boundary and index != len(self.samples) - 1:
                 continue
+            boundary = (at // 10 + 1) * 10
             pace = (stored - last_stored) / (at - last_at) if at > last_at else 0.0
             print(f"{at:>5.0f} {received:>9,.0f} {acked:>9,.0f} {stored:>9,.0f} {pace:>9,.0f}")
             last_at, last_stored = at, stored
