@@ -143,7 +143,8 @@ class LinkLoop:
         self._next_misc = 0.0
         self._thread: threading.Thread | None = None
         self._running = False
-        self.turns = 0
+        self.turns = 0  # turns of the loop so far
+        self.longest_turn_s = 0.0  # the longest turn so far (the loop's worst latency)
 
     @classmethod
     def shared(cls) -> LinkLoop:
@@ -253,11 +254,13 @@ class LinkLoop:
             with self._lock:
                 if not self._running:
                     break
+            began = time.monotonic()
             try:
                 self._turn()
             except Exception:  # the loop outlives any one link's error
                 log.exception("%s: error in the link loop", self.name)
                 time.sleep(0.01)
+            self.longest_turn_s = max(self.longest_turn_s, time.monotonic() - began)
         for link in list(self._links):
             with contextlib.suppress(Exception):
                 link._drop()
@@ -317,7 +320,7 @@ class LinkLoop:
                 client = link._client
                 if client is not None and client.socket() is not None:
                     link._guard(client.loop_misc)
-                    if link._client is client:
+                    if link._client is client and client.want_write():
                         self._sync_write(link)
             self._after()
 
