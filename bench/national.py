@@ -371,6 +371,8 @@ class Simulator:
             "peak_rss_mb": usage.ru_maxrss / 1024,
             "threads": threading.active_count(),
             "links_on_loop": LinkLoop.shared().links,
+            "loop_turns": LinkLoop.shared().turns,
+            "longest_turn_s": LinkLoop.shared().longest_turn_s,
         }
 
     def stop(self) -> None:
@@ -625,6 +627,10 @@ def report(
         f"simulator threads:     {phases['connected']['threads']} "
         f"for {args.gateways:,} MQTT connections; connections ended {done['disconnects']:,}"
         + "".join(f"; {count:,} {reason}" for reason, count in done["reasons"].items())
+    )
+    print(
+        f"simulator's link loop: {done['loop_turns']:,} turns, the longest "
+        f"{done['longest_turn_s']:.2f} s"
     )
     print(
         f"integrity:             published {readings:,} distinct, stored {stored:,}, "
