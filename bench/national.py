@@ -2,6 +2,7 @@
 
     python -m bench.national                                   # 10,000 gateways, 3,300/s, 60 s
     python -m bench.national --gateways 1000 --rate 500 --seconds 20
+    python -m bench.national --no-hub                          # the simulator and broker alone
     make bench-national BENCH_NATIONAL_ARGS="--gateways 2000"
 
 The scenario: one million people wearing a CGM, one reading every five minutes each — about
@@ -187,6 +188,7 @@ class Plan:
     seconds: float
     session_start: float  # epoch seconds, whole
     drain_timeout_s: float
+    release_on_puback: bool = False  # no hub: the broker's PUBACK stands for its ack
 
 
 class Cgms:
@@ -253,6 +255,7 @@ class Simulator:
     disconnects: int = 0
     reasons: dict[str, int] = field(default_factory=dict)  # why connections ended
     acked_total: int = 0
+    mids: dict[tuple[int, int, int], tuple[str, int]] = field(default_factory=dict)
 
     def start(self) -> float:
         settings = MqttSettings(host="127.0.0.1", port=self.plan.port)
@@ -294,6 +297,9 @@ class Simulator:
             self.reasons[event.reason] = self.reasons.get(event.reason, 0) + 1
         elif isinstance(event, Delivered):
             self.pubacks += 1
+            released = self.mids.pop((g, event.generation, event.mid), None)
+            if released is not None:
+                self.release(g, released, time.monotonic())
         elif isinstance(event, Received):
             self.on_acks(g, event.payload)
 
@@ -301,17 +307,23 @@ class Simulator:
         now = time.monotonic()
         for entry in json.loads(payload)["acks"]:
             for seq in entry["seqs"]:
-                key = (entry["device_id"], int(seq))
-                sent = self.unacked.pop(key, None)
-                if sent is not None:
-                    self.lags.append(now - sent.first)
-                    self.by_gateway[g].discard(key)
-                    self.acked_total += 1
+                self.release(g, (entry["device_id"], int(seq)), now)
+
+    def release(self, g: int, key: tuple[str, int], now: float) -> None:
+        sent = self.unacked.pop(key, None)
+        if sent is not None:
+            self.lags.append(now - sent.first)
+            self.by_gateway[g].discard(key)
+            self.acked_total += 1
 
     def send(self, key: tuple[str, int], *, resend: bool = False) -> None:
         sent = self.unacked[key]
-        if self.links[sent.gateway].publish(sent.topic, sent.payload) is None:
+        link = self.links[sent.gateway]
+        mid = link.publish(sent.topic, sent.payload)
+        if mid is None:
             return  # not connected: sent again when it reconnects
+        if self.plan.release_on_puback:
+            self.mids[(sent.gateway, link.generation, mid)] = key
         self.published += 1
         self.resent += resend
 
@@ -440,27 +452,29 @@ def run(args: argparse.Namespace) -> int:
     )
     bench = ingest.Bench(root, root / "no-stream", 0, 0)
     processes: list[subprocess.Popen[bytes]] = []
+    hub = not args.no_hub
     try:
         bench.start_broker()
         assert bench.broker is not None
-        started = time.monotonic()
-        env = ingest._hub_env(
-            bench,
-            CLIENT_ID,
-            "sqlite",
-            1,
-            prepare=register_in_bulk(args.gateways, args.devices_per_gateway),
-        )
-        print(
-            f"registry: {args.gateways:,} gateways, {devices:,} devices paired and enrolled "
-            f"in {time.monotonic() - started:.1f} s",
-            flush=True,
-        )
-        env["HUB_LOG_LEVEL"] = "WARNING"
-        metrics_port = ingest.free_port()
-        processes = ingest._start_bridges(env, CLIENT_ID, [metrics_port])
-        if not wait_online("127.0.0.1", bench.port, f"{CLIENT_ID}-0", 60):
-            raise RuntimeError("the bridge never came online")
+        if hub:
+            started = time.monotonic()
+            env = ingest._hub_env(
+                bench,
+                CLIENT_ID,
+                "sqlite",
+                1,
+                prepare=register_in_bulk(args.gateways, args.devices_per_gateway),
+            )
+            print(
+                f"registry: {args.gateways:,} gateways, {devices:,} devices paired and "
+                f"enrolled in {time.monotonic() - started:.1f} s",
+                flush=True,
+            )
+            env["HUB_LOG_LEVEL"] = "WARNING"
+            metrics_port = ingest.free_port()
+            processes = ingest._start_bridges(env, CLIENT_ID, [metrics_port])
+            if not wait_online("127.0.0.1", bench.port, f"{CLIENT_ID}-0", 60):
+                raise RuntimeError("the bridge never came online")
         plan = Plan(
             port=bench.port,
             gateways=args.gateways,
@@ -469,6 +483,7 @@ def run(args: argparse.Namespace) -> int:
             seconds=args.seconds,
             session_start=float(int((now - SESSION_AGE).timestamp())),
             drain_timeout_s=args.drain_timeout,
+            release_on_puback=not hub,
         )
         plan_path = root / "plan.json"
         plan_path.write_text(json.dumps(plan.__dict__))
@@ -479,38 +494,44 @@ def run(args: argparse.Namespace) -> int:
         )
         assert simulator.stdout is not None
         broker = Usage(bench.broker.pid)
-        bridge = Usage(processes[0].pid)
+        bridge = Usage(processes[0].pid) if hub else None
+        usages = [usage for usage in (broker, bridge) if usage is not None]
         phases: dict[str, dict[str, Any]] = {}
-        timeline = Timeline(metrics_port)
+        timeline = Timeline(metrics_port) if hub else None
         load_before = os.getloadavg()
         for line in simulator.stdout:
             phase = json.loads(line)
             phases[phase["phase"]] = phase
             if phase["phase"] == "connected":
-                timeline.start()
+                if timeline is not None:
+                    timeline.start()
                 print(
                     f"connected {args.gateways:,} gateways in {phase['connect_s']:.1f} s "
                     f"({phase['threads']} threads in the simulator)",
                     flush=True,
                 )
-                for usage in (broker, bridge):
+                for usage in usages:
                     usage.begin()
                 load_before = os.getloadavg()
             if phase["phase"] == "done":
                 load_after = os.getloadavg()
-                for usage in (broker, bridge):
+                for usage in usages:
                     usage.sample()
-                timeline.stop()
+                if timeline is not None:
+                    timeline.stop()
         simulator.wait(timeout=600)
         done = phases.get("done")
         if done is None:
             raise RuntimeError(f"the simulator ended early ({simulator.returncode})")
         ingest._stop(processes)
         processes = []
-        stored, distinct = _stored(Path(env["HUB_DATA_DIR"]))
-        dead = _dead_letters(Path(env["HUB_DATA_DIR"]))
-        report(args, devices, phases, done, stored, distinct, dead, broker, bridge)
-        timeline.report()
+        stored = distinct = dead = None
+        if hub:
+            stored, distinct = _stored(Path(env["HUB_DATA_DIR"]))
+            dead = _dead_letters(Path(env["HUB_DATA_DIR"]))
+        report(args, devices, phases, done, (stored, distinct, dead), broker, bridge)
+        if timeline is not None:
+            timeline.report()
         print(f"load average: before {_load(load_before)}, after {_load(load_after)}")
     finally:
         if processes:
@@ -589,15 +610,13 @@ def report(
     devices: int,
     phases: dict[str, dict[str, Any]],
     done: dict[str, Any],
-    stored: int,
-    distinct: int,
-    dead: int,
+    hub: tuple[int | None, int | None, int | None],  # stored, distinct, dead letters
     broker: Usage,
-    bridge: Usage,
+    bridge: Usage | None,
 ) -> None:
     readings = done["messages"]  # one reading a message, each a distinct reading
     achieved = readings / done["publish_s"] if done["publish_s"] else 0.0
-    lost = readings - distinct
+    stored, distinct, dead = hub
     print()
     print(f"gateways connected:    {args.gateways:,} in {phases['connected']['connect_s']:.1f} s")
     print(
@@ -609,17 +628,18 @@ def report(
         f"backlog at the end:    {done['backlog_at_end']:,} readings not yet acked end to end; "
         f"drained in {done['drain_s']:.1f} s"
     )
+    what = "hub ack (after the commit)" if bridge is not None else "broker PUBACK (no hub)"
     print(
-        "end-to-end lag:        publish -> hub ack (after the commit): "
+        f"end-to-end lag:        publish -> {what}: "
         f"p50 {_s(done['lag_p50'])}, p99 {_s(done['lag_p99'])}, max {_s(done['lag_max'])}"
     )
-    print(f"stored:                {stored:,} readings; {dead:,} dead letters")
+    if stored is not None:
+        print(f"stored:                {stored:,} readings; {dead:,} dead letters")
     print(f"{'':<23}{'CPU s':>8} {'peak RSS MB':>12}   (from the gateways connected to the drain)")
-    rows = [
-        ("simulator", done["cpu_s"], done["peak_rss_mb"]),
-        ("bridge + worker", bridge.cpu_s, bridge.rss_mb),
-        ("mosquitto", broker.cpu_s, broker.rss_mb),
-    ]
+    rows = [("simulator", done["cpu_s"], done["peak_rss_mb"])]
+    if bridge is not None:
+        rows.append(("bridge + worker", bridge.cpu_s, bridge.rss_mb))
+    rows.append(("mosquitto", broker.cpu_s, broker.rss_mb))
     for name, cpu, rss in rows:
         print(f"  {name:<21}{cpu:>8.1f} {rss:>12.0f}")
     print("  (the simulator's CPU includes connecting its gateways)")
@@ -632,11 +652,13 @@ def report(
         f"simulator's link loop: {done['loop_turns']:,} turns, the longest "
         f"{done['longest_turn_s']:.2f} s"
     )
-    print(
-        f"integrity:             published {readings:,} distinct, stored {stored:,}, "
-        f"duplicates {stored - distinct}, lost {lost}, unacked {done['unacked']}"
-    )
-    if readings:
+    if stored is not None and distinct is not None:
+        print(
+            f"integrity:             published {readings:,} distinct, stored {stored:,}, "
+            f"duplicates {stored - distinct}, lost {readings - distinct}, "
+            f"unacked {done['unacked']}"
+        )
+    if bridge is not None and readings:
         print(f"mean CPU per reading:  bridge {bridge.cpu_s / readings * 1e6:,.0f} us")
 
 
@@ -656,6 +678,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument(
         "--drain-timeout", type=float, default=900.0, help="seconds to wait for the last acks"
+    )
+    parser.add_argument(
+        "--no-hub",
+        action="store_true",
+        help="the simulator and the broker alone (the broker's PUBACK releases a message)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument("--simulator", type=Path, help=argparse.SUPPRESS)
