@@ -325,15 +325,15 @@ class LinkLoop:
             self._after()
 
     def _after(self) -> None:
-        """Write what callbacks and other threads queued; end the connections paho closed."""
-        while True:
-            with self._lock:
-                writes, self._writes = self._writes, set()
+        """Write what callbacks and other threads queued so far; end the connections paho
+        closed. One pass over the writes: what a publisher adds meanwhile waits for the next
+        turn (the select then does not wait), so a busy publisher never starves the reads."""
+        with self._lock:
+            writes, self._writes = self._writes, set()
+        for link in writes:
+            self._sync_write(link)
+        while self._closed:
             closed, self._closed = self._closed, []
-            if not writes and not closed:
-                return
-            for link in writes:
-                self._sync_write(link)
             for link in closed:
                 link._ended()
 
