@@ -143,6 +143,7 @@ class LinkLoop:
         self._next_misc = 0.0
         self._thread: threading.Thread | None = None
         self._running = False
+        self._shut = False  # closed for good
         self.turns = 0  # turns of the loop so far
         self.longest_turn_s = 0.0  # the longest turn so far (the loop's worst latency)
 
@@ -159,6 +160,8 @@ class LinkLoop:
     def post(self, command: Callable[[], None]) -> None:
         """Run ``command`` on the loop thread, soon."""
         with self._lock:
+            if self._shut:
+                raise RuntimeError(f"{self.name} is closed")
             self._commands.append(command)
             self._ensure_thread()
         self._wake()
@@ -176,13 +179,20 @@ class LinkLoop:
         return len(self._links)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the thread (links still open are dropped without goodbye)."""
+        """Stop the thread for good (links still open are dropped without goodbye, and
+        finished) and release the selector."""
         with self._lock:
             self._running = False
+            self._shut = True
             thread = self._thread
         self._wake()
         if thread is not None:
             thread.join(timeout)
+            if thread.is_alive():
+                return
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _ensure_thread(self) -> None:  # under self._lock
         if self._thread is None or not self._thread.is_alive():
@@ -263,7 +273,13 @@ class LinkLoop:
             self.longest_turn_s = max(self.longest_turn_s, time.monotonic() - began)
         for link in list(self._links):
             with contextlib.suppress(Exception):
+                link._stopping = True
+                link._reason = "link loop closed"
                 link._drop()
+                if link._client is None:
+                    link._finish()
+        with contextlib.suppress(Exception):
+            self._after()
 
     def _timeout(self, now: float) -> float:
         with self._lock:
@@ -624,6 +640,7 @@ class MqttLink:
                 generation = self.generation
             self._state = _State.CONNECTED
             self._was_connected = True
+            self._reason = ""
             self.connections += 1
             self._emit(Connected(self.name, generation))
         except Exception:
