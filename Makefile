@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-ingest bench-store bench-trends bench-api fmt deps-test clean help
+.PHONY: run test check test-unit test-integration test-clock-ahead bench bench-ingest bench-store bench-trends bench-api bench-national fmt deps-test clean help
 
 help:
 	@echo "make run    start the whole hub (broker, API, bridge, simulated fleet)"
@@ -88,7 +88,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: bench-ingest bench-store bench-trends bench-api
+bench: bench-ingest bench-store bench-trends bench-api bench-national
 
 # The bridge against mosquitto_sub and a bare paho subscriber on the same backlog (ratios).
 bench-ingest: $(STAMP) deps-test
@@ -104,6 +104,10 @@ bench-trends: $(STAMP)
 # The API server under 16 concurrent clients, idle and while a writer ingests 3,300 readings/s.
 bench-api: $(STAMP)
 	$(BIN)/python -m bench.api_load $(BENCH_API_ARGS)
+
+# A national minute: 10,000 gateways of one simulator process, 3,300 CGM readings/s, 60 s.
+bench-national: $(STAMP) deps-test
+	$(BIN)/python -m bench.national $(BENCH_NATIONAL_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.*

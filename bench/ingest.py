@@ -287,8 +287,19 @@ def _metric(port: int, name: str) -> float:
     return 0.0
 
 
-def _hub_env(bench: Bench, client_id: str, backend: str, ingest_workers: int) -> dict[str, str]:
-    """The environment of a ``hub bridge`` under test, its data directory and registry made."""
+RegistryPreparer = Callable[[str, datetime], None]  # (registry URL, now)
+
+
+def _hub_env(
+    bench: Bench,
+    client_id: str,
+    backend: str,
+    ingest_workers: int,
+    *,
+    prepare: RegistryPreparer | None = None,
+) -> dict[str, str]:
+    """The environment of a ``hub bridge`` under test, its data directory and registry made
+    (by ``prepare``; the workload's devices by default)."""
     data = bench.root / client_id
     data.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
@@ -309,7 +320,7 @@ def _hub_env(bench: Bench, client_id: str, backend: str, ingest_workers: int) ->
         bench.influx.create_database(database)
         env["HUB_STORE__INFLUX_URL"] = bench.influx.url
         env["HUB_STORE__INFLUX_DATABASE"] = database
-    _prepare_registry(f"sqlite:///{data / 'registry.sqlite3'}", datetime.now(UTC))
+    (prepare or _prepare_registry)(f"sqlite:///{data / 'registry.sqlite3'}", datetime.now(UTC))
     return env
 
 

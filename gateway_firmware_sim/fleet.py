@@ -19,8 +19,8 @@ on step boundaries. The progress line (``progress.py``) and the summary (``tally
 
 Time: the fleet reads the wall clock, the monotonic clock and waits only through the
 :class:`~gateway_firmware_sim.realtime.Clock` it is given. Threads: this one runs the
-simulation; each MQTT link has its network thread and hands its events over through one
-:class:`~gateway_firmware_sim.realtime.Inbox`.
+simulation; the MQTT links share one network thread (``mqtt_link.LinkLoop``), which hands
+their events over through one :class:`~gateway_firmware_sim.realtime.Inbox`.
 """
 
 from __future__ import annotations

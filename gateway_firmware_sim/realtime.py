@@ -6,9 +6,9 @@ monotonic clock (its pace, throttles and ack timeouts) and two ways of waiting: 
 wait for an event with a timeout. All four go through one :class:`Clock` that the fleet is
 given, so a test can drive it on a clock of its own; :data:`SYSTEM_CLOCK` is the machine's.
 
-:class:`Inbox` carries the MQTT links' events from their network threads to the fleet's
-thread, and waits for them through the clock. (The links' network threads themselves wait on
-their sockets in real time: that is paho's loop, not the fleet's.)
+:class:`Inbox` carries the MQTT links' events from their network thread to the fleet's
+thread, and waits for them through the clock. (The links' network thread itself waits on
+their sockets in real time: that is the links' loop, not the fleet's.)
 """
 
 from __future__ import annotations

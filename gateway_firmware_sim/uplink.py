@@ -7,7 +7,7 @@ Two kinds share the mechanics and differ in how an item is released:
   ``hs/v1/gateways/{id}/acks``. Retained status ``online``/``offline`` with the last will.
 * :class:`DeviceUplink` — an MQTT-native device's messages; released by the broker's PUBACK.
 
-All methods run on the fleet's thread; the link's thread only hands events over.
+All methods run on the fleet's thread; the links' network thread only hands events over.
 """
 
 from __future__ import annotations
