@@ -8,8 +8,9 @@ each one here, on its batch worker thread, before acknowledging it:
 
 * a status that is not valid is counted (``malformed``), logged and acknowledged — a retained
   message would otherwise come back forever;
-* a valid one is recorded in the registry (``registry.gateways.record_status``); a gateway
-  that is not registered is counted (``unregistered``) and ignored; a registry failure
+* the valid ones of a batch are recorded in the registry in one transaction
+  (``registry.gateways.record_statuses``); a gateway that is not registered is counted
+  (``unregistered``) and ignored; a registry failure
   (:class:`~hub.adapters.registry.errors.RegistryError`, translated by the registry) raises
   :class:`~hub.core.batch.IngestUnavailable`, so the batch is retried and nothing acknowledged;
 * the gauges are totals over the gateways whose latest status is online (how many, frames
@@ -20,6 +21,7 @@ each one here, on its batch worker thread, before acknowledging it:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -34,9 +36,9 @@ LOW_BATTERY_PERCENT = 20
 
 
 class StatusStore(Protocol):
-    def record_status(
-        self, gateway_id: str, status: GatewayStatus, *, received: datetime
-    ) -> bool: ...
+    def record_statuses(
+        self, reports: Sequence[tuple[str, GatewayStatus, datetime]]
+    ) -> list[bool]: ...
 
 
 class GatewayHealthBook:
@@ -47,24 +49,34 @@ class GatewayHealthBook:
 
     def record(self, gateway_id: str, payload: bytes, received: datetime) -> None:
         """Record one status message (see the module docstring)."""
+        self.record_all([(gateway_id, payload, received)])
+
+    def record_all(self, messages: Sequence[tuple[str, bytes, datetime]]) -> None:
+        """Record a batch's status messages ``(gateway id, payload, received)`` in order, in
+        one registry transaction: all of them, or none and :class:`IngestUnavailable`."""
+        reports: list[tuple[str, GatewayStatus, datetime]] = []
+        refused: list[tuple[str, WireError]] = []
+        for gateway_id, payload, received in messages:
+            try:
+                reports.append((gateway_id, parse_gateway_status(payload), received))
+            except WireError as err:
+                refused.append((gateway_id, err))
         try:
-            status = parse_gateway_status(payload)
-        except WireError as err:
-            self.metrics.gateway_statuses.labels(outcome="malformed").inc()
-            log.warning("gateway %s: status refused: %s", gateway_id, err)
-            return
-        try:
-            known = self.store.record_status(gateway_id, status, received=received)
+            known = self.store.record_statuses(reports) if reports else []
         except RegistryError as err:
-            raise IngestUnavailable(str(err)) from err
-        if not known:
-            self.metrics.gateway_statuses.labels(outcome="unregistered").inc()
-            return
-        self.metrics.gateway_statuses.labels(outcome=status.status).inc()
-        if status.online:
-            self._online[gateway_id] = status
-        else:
-            self._online.pop(gateway_id, None)
+            raise IngestUnavailable(str(err)) from err  # retried whole: nothing counted yet
+        for gateway_id, problem in refused:
+            self.metrics.gateway_statuses.labels(outcome="malformed").inc()
+            log.warning("gateway %s: status refused: %s", gateway_id, problem)
+        for (gateway_id, status, _), registered in zip(reports, known, strict=True):
+            if not registered:
+                self.metrics.gateway_statuses.labels(outcome="unregistered").inc()
+                continue
+            self.metrics.gateway_statuses.labels(outcome=status.status).inc()
+            if status.online:
+                self._online[gateway_id] = status
+            else:
+                self._online.pop(gateway_id, None)
         self._gauges()
 
     def _gauges(self) -> None:

@@ -436,11 +436,12 @@ class MqttBridge:
 
     def _commit_once(self, submitted: _Submitted) -> BatchReport:
         """Gateway statuses to the registry, then the batch's report from ingestion."""
-        while submitted.statuses:  # each recorded once, even when the batch is retried
-            gateway_id, message = submitted.statuses[0]
+        if submitted.statuses:  # recorded once, all together, even when the batch is retried
             assert self._statuses is not None
-            self._statuses.record(gateway_id, message.payload, message.receive_time)
-            submitted.statuses.pop(0)
+            self._statuses.record_all(
+                [(gateway, m.payload, m.receive_time) for gateway, m in submitted.statuses]
+            )
+            submitted.statuses.clear()
         if submitted.future is None:
             return BatchReport(messages=len(submitted.batch))
         report = submitted.future.result()

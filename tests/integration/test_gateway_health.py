@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
 
 from hub.adapters.gateway_health import GatewayHealthBook
 from hub.adapters.metrics import BridgeMetrics
@@ -88,3 +89,27 @@ def test_the_bridge_counts_and_totals_without_a_series_per_gateway(registry: Reg
     for outcome, count in (("online", 2), ("offline", 1), ("malformed", 1), ("unregistered", 1)):
         assert value("hub_gateway_status_messages_total", {"outcome": outcome}) == count
     # A registry that cannot answer: tests/integration/test_registry_outage.py.
+
+
+def test_a_batch_of_statuses_is_one_transaction_read_in_order(registry: Registry) -> None:
+    for name in ("gw-1", "gw-2"):
+        registry.gateways.register(name, owner="maker", zone=None, now=NOW)
+    commits: list[int] = []
+    event.listen(registry.db.engine, "commit", lambda _conn: commits.append(1))
+    first, gone, back = NOW, NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)
+    known = registry.gateways.record_statuses(
+        [
+            ("gw-1", online(80, 4), first),
+            ("gw-2", online(50, 1), first),
+            ("gw-404", online(1, 1), first),
+            ("gw-1", GatewayStatus("offline"), gone),
+            ("gw-1", online(70, 2), back),
+        ]
+    )
+    assert known == [True, True, False, True, True]
+    assert len(commits) == 1  # one transaction for the whole batch
+    health = registry.gateways.get("gw-1").health  # type: ignore[union-attr]
+    assert health is not None
+    assert (health.status, health.since, health.details) == ("online", back, online(70, 2))
+    health = registry.gateways.get("gw-2").health  # type: ignore[union-attr]
+    assert health is not None and (health.status, health.since) == ("online", first)

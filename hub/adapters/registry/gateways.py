@@ -3,7 +3,7 @@ devices each may speak for, when (tables ``gateways``, ``gateway_devices``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,6 +90,9 @@ def _health(row: Any) -> GatewayHealth | None:
     )
 
 
+_IN_CHUNK = 500  # ids per IN (...) list, well below every driver's parameter limit
+
+
 class Gateways:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -130,23 +133,41 @@ class Gateways:
         The state's ``since`` moves only when the state changes; a status with details (an
         ``online`` one) replaces the recorded details, a bare last will keeps them.
         """
+        return self.record_statuses([(gateway_id, status, received)])[0]
+
+    def record_statuses(self, reports: Sequence[tuple[str, GatewayStatus, datetime]]) -> list[bool]:
+        """Record ``(gateway id, status, received)`` reports in order, as :meth:`record_status`
+        does one, in one transaction: a bridge takes a batch's statuses at once, and when
+        thousands of gateways connect together one commit each held their readings back. One
+        answer per report: False for a gateway that is not registered."""
         gateways = schema.gateways
-        values: dict[str, Any] = {
-            "status": status.status,
-            "status_reported_ms": None if status.time is None else epoch_ms(status.time),
-        }
-        if status.outbox is not None or status.devices:
-            values["health"] = encode_gateway_status(status).decode()
-        with self.db.write("gateway status") as conn:
-            row = conn.execute(
-                select(gateways.c.status).where(gateways.c.id == gateway_id)
-            ).one_or_none()
-            if row is None:
-                return False
-            if row.status != status.status:
-                values["status_since_ms"] = epoch_ms(received)
-            conn.execute(update(gateways).where(gateways.c.id == gateway_id).values(**values))
-        return True
+        ids = sorted({gateway_id for gateway_id, _, _ in reports})
+        with self.db.write("gateway statuses") as conn:
+            current: dict[str, str | None] = {}
+            for start in range(0, len(ids), _IN_CHUNK):
+                rows = conn.execute(
+                    select(gateways.c.id, gateways.c.status).where(
+                        gateways.c.id.in_(ids[start : start + _IN_CHUNK])
+                    )
+                ).all()
+                current.update((str(row.id), row.status) for row in rows)
+            known = []
+            for gateway_id, status, received in reports:
+                if gateway_id not in current:
+                    known.append(False)
+                    continue
+                values: dict[str, Any] = {
+                    "status": status.status,
+                    "status_reported_ms": None if status.time is None else epoch_ms(status.time),
+                }
+                if status.outbox is not None or status.devices:
+                    values["health"] = encode_gateway_status(status).decode()
+                if current[gateway_id] != status.status:
+                    values["status_since_ms"] = epoch_ms(received)
+                    current[gateway_id] = status.status
+                conn.execute(update(gateways).where(gateways.c.id == gateway_id).values(**values))
+                known.append(True)
+        return known
 
     def revoke(self, gateway_id: str, *, now: datetime) -> bool:
         """False if the gateway is unknown or revoked already."""
