@@ -52,6 +52,24 @@ def api_client(settings: Settings, now: datetime) -> Iterator[TestClient]:
         yield client
 
 
+def enroll_device(
+    client: TestClient,
+    now: datetime,
+    device_id: str,
+    profile: str,
+    patient_id: str,
+    start: datetime,
+) -> None:
+    """Register ``device_id`` of ``profile`` (as device maker ``acme``) and enroll it to
+    ``patient_id`` from ``start`` (as admin ``ops``), with tokens minted at ``now``."""
+    maker = bearer(Role.DEVICE_MAKER, "acme", now)
+    device = {"device_id": device_id, "profile": profile}
+    assert client.post("/v1/devices", headers=maker, json=device).status_code == 201
+    enrollment = {"device_id": device_id, "patient_id": patient_id, "start": start.isoformat()}
+    admin = bearer(Role.ADMIN, "ops", now)
+    assert client.post("/v1/enrollments", headers=admin, json=enrollment).status_code == 201
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

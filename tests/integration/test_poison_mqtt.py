@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from hub.adapters.tokens import Role
 from hub.core.wire import device_readings_topic
 from tests.integration.conftest import Broker, HubProcesses, wait_until
-from tests.integration.test_slice import NOW, enroll, iso, publish, readings
+from tests.integration.test_slice import NOW, dead_letters, enroll, iso, publish, readings
 
 pytestmark = pytest.mark.integration
 
@@ -67,16 +65,8 @@ def test_hostile_json_is_dead_lettered_and_the_bridge_keeps_going(
     expected = [100.0 + i for i in range(n + 2)]
     wait_until(lambda: len(readings(hub)) == len(expected), "every good reading stored", 20)
 
-    with hub.http(Role.ADMIN, "ops-test") as http:
-
-        def dead() -> list[dict[str, Any]]:
-            response = http.get("/v1/admin/dead-letters")
-            assert response.status_code == 200, response.text
-            items: list[dict[str, Any]] = response.json()["items"]
-            return items
-
-        wait_until(lambda: len(dead()) == len(POISONS), "every poison dead-lettered", 10)
-        letters = dead()
+    wait_until(lambda: len(dead_letters(hub)) == len(POISONS), "every poison dead-lettered", 10)
+    letters = dead_letters(hub)
     for payload, reason in POISONS:
         [letter] = [d for d in letters if reason in d["reason"]]
         assert (letter["kind"], letter["topic"]) == ("malformed", poisoned)

@@ -62,6 +62,15 @@ def readings(hub: HubProcesses, patient_id: str = PATIENT, **params: str) -> lis
     return items
 
 
+def dead_letters(hub: HubProcesses) -> list[dict[str, Any]]:
+    """The hub's dead letters, as an admin lists them."""
+    with hub.http(Role.ADMIN, "ops-test") as http:
+        response = http.get("/v1/admin/dead-letters")
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
 def publish(client: mqtt.Client, topic: str, payload: bytes | str) -> None:
     info = client.publish(topic, payload, qos=1)
     info.wait_for_publish(timeout=10)
@@ -171,22 +180,16 @@ def test_bad_messages_are_dead_lettered_and_good_ones_still_stored(
     values = sorted(item["value"] for item in readings(hub))
     assert values == [120.0 + i for i in range(expected_good)]
 
-    with hub.http(Role.ADMIN, "ops-test") as http:
-
-        def dead() -> list[dict[str, Any]]:
-            response = http.get("/v1/admin/dead-letters")
-            assert response.status_code == 200, response.text
-            items: list[dict[str, Any]] = response.json()["items"]
-            return items
-
-        wait_until(lambda: len(dead()) == len(bad_payloads), "every bad message dead-lettered")
-        kinds = sorted(d["kind"] for d in dead())
-        assert kinds == sorted(kind for _, kind in bad_payloads)
-        reasons = {d["reason"] for d in dead()}
-        assert any("not JSON" in r for r in reasons)
-        assert any("required field is missing" in r for r in reasons)
-        assert any("exceeds" in r for r in reasons)
-        assert all(d["topic"] == topic for d in dead())
+    wait_until(
+        lambda: len(dead_letters(hub)) == len(bad_payloads), "every bad message dead-lettered"
+    )
+    kinds = sorted(d["kind"] for d in dead_letters(hub))
+    assert kinds == sorted(kind for _, kind in bad_payloads)
+    reasons = {d["reason"] for d in dead_letters(hub)}
+    assert any("not JSON" in r for r in reasons)
+    assert any("required field is missing" in r for r in reasons)
+    assert any("exceeds" in r for r in reasons)
+    assert all(d["topic"] == topic for d in dead_letters(hub))
 
     # The stranger's reading waits in quarantine and is attributed once the device is enrolled.
     assert readings(hub, "pat-slice-2") == []
@@ -330,8 +333,7 @@ def test_vendor_json_and_gateway_frames_are_decoded_through_the_catalog(
     assert cuff["systolic_bp"]["effective_time"] == iso(taken)
     assert "time-zone-assumed" in cuff["systolic_bp"]["flags"]
     assert "irregular-pulse" in cuff["systolic_bp"]["flags"]
-    with hub.http(Role.ADMIN, "ops-test") as http:
-        dead = http.get("/v1/admin/dead-letters").json()["items"]
+    dead = dead_letters(hub)
     assert [(d["item_index"], d["field"]) for d in dead] == [(1, "frames[1].diastolic")]
     # The end-to-end ack frees both frames from the gateway's outbox: the good one is stored,
     # the truncated one is kept as a dead letter; resending either would change nothing.

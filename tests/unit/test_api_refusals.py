@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from hub.adapters.tokens import Role
 from hub.config import Settings
 from hub.core.ins import ins_key
-from tests.conftest import api_client, bearer
+from tests.conftest import api_client, bearer, enroll_device
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 INS = f"2550814168025{ins_key('2550814168025'):02d}"
@@ -49,11 +49,7 @@ def register(client: TestClient) -> str:
     """A registered patient with the device cuff-1 (made by acme) enrolled two days ago."""
     response = client.post("/v1/patients", headers=ADMIN, json={"ins": INS})
     patient: str = response.json()["patient_id"]
-    device = {"device_id": "cuff-1", "profile": "acme-bp-wifi"}
-    assert client.post("/v1/devices", headers=MAKER, json=device).status_code == 201
-    start = (NOW - timedelta(days=2)).isoformat()
-    enrollment = {"device_id": "cuff-1", "patient_id": patient, "start": start}
-    assert client.post("/v1/enrollments", headers=ADMIN, json=enrollment).status_code == 201
+    enroll_device(client, NOW, "cuff-1", "acme-bp-wifi", patient, NOW - timedelta(days=2))
     return patient
 
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from hub.adapters.tokens import Role
 from hub.config import Settings
-from tests.conftest import api_client, bearer
+from tests.conftest import api_client, bearer, enroll_device
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -26,19 +26,12 @@ def auth(role: Role, subject: str) -> dict[str, str]:
 
 
 MAKER = auth(Role.DEVICE_MAKER, "acme")
-ADMIN = auth(Role.ADMIN, "ops")
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with api_client(settings, NOW) as test_client:
-        body = {"device_id": "cuff-1", "profile": "acme-bp-wifi"}
-        assert test_client.post("/v1/devices", headers=MAKER, json=body).status_code == 201
-        start = (NOW - timedelta(days=2)).isoformat()
-        enrollment = {"device_id": "cuff-1", "patient_id": "pat-1", "start": start}
-        assert (
-            test_client.post("/v1/enrollments", headers=ADMIN, json=enrollment).status_code == 201
-        )
+        enroll_device(test_client, NOW, "cuff-1", "acme-bp-wifi", "pat-1", NOW - timedelta(days=2))
         yield test_client
 
 

@@ -16,7 +16,7 @@ from hub.adapters.tokens import Role
 from hub.config import Settings
 from hub.core.provider import parse_json_batch
 from hub.core.wire import WireError
-from tests.conftest import api_client, bearer
+from tests.conftest import api_client, bearer, enroll_device
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PARIS_WINTER = timezone(timedelta(hours=1))
@@ -29,23 +29,13 @@ def auth(role: Role, subject: str) -> dict[str, str]:
 
 
 MAKER = auth(Role.DEVICE_MAKER, "acme")
-ADMIN = auth(Role.ADMIN, "ops")
 PATIENT = auth(Role.PATIENT, "pat-1")
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with api_client(settings, NOW) as test_client:
-        body = {"device_id": "cuff-1", "profile": "acme-bp-wifi"}
-        assert test_client.post("/v1/devices", headers=MAKER, json=body).status_code == 201
-        enrollment = {
-            "device_id": "cuff-1",
-            "patient_id": "pat-1",
-            "start": (NOW - timedelta(days=2)).isoformat(),
-        }
-        assert (
-            test_client.post("/v1/enrollments", headers=ADMIN, json=enrollment).status_code == 201
-        )
+        enroll_device(test_client, NOW, "cuff-1", "acme-bp-wifi", "pat-1", NOW - timedelta(days=2))
         yield test_client
 
 
@@ -153,14 +143,7 @@ def test_a_year_old_record_from_a_right_clock_keeps_its_date_and_is_not_the_late
 ) -> None:
     """A 62 mg/dL of 13 months ago arrives after today's 110: the patient's latest glucose is
     still 110, and the hypo of last year is stored at its own time, to its then-holder."""
-    meter = {"device_id": "meter-9", "profile": "hub-canonical"}
-    assert client.post("/v1/devices", headers=MAKER, json=meter).status_code == 201
-    enrollment = {
-        "device_id": "meter-9",
-        "patient_id": "pat-1",
-        "start": (NOW - timedelta(days=500)).isoformat(),
-    }
-    assert client.post("/v1/enrollments", headers=ADMIN, json=enrollment).status_code == 201
+    enroll_device(client, NOW, "meter-9", "hub-canonical", "pat-1", NOW - timedelta(days=500))
     year_ago = NOW - timedelta(days=396)
     today = NOW - timedelta(hours=1)
     for value, at in ((110, today), (62, year_ago)):
